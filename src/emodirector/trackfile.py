@@ -1,0 +1,132 @@
+"""Save and load FaceTrack as a versioned .npz (schema below), with clear errors on bad files.
+
+Schema version 1 keys:
+  landmarks        float32 (T, 478, 3)  x, y pixels of the original frame; z in x's pixel scale
+  blendshapes      float32 (T, 52)      ARKit coefficients in [0, 1]
+  blendshape_names str     (52,)
+  transforms       float32 (T, 4, 4)    MediaPipe facial transformation matrices
+  boxes            float32 (T, 4)       x0, y0, x1, y1 pixels (bounding box of the landmarks)
+  valid            bool    (T,)         False where no face: other arrays hold NaN there
+  timestamps       float64 (T,)         seconds
+  fps, width, height, source, face_index, schema_version, kind ("face_track"), meta_json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import TrackFileError
+from .types import N_BLENDSHAPES, N_LANDMARKS, FaceTrack
+from .video import atomic_path
+
+TRACK_SCHEMA_VERSION = 1
+TRACK_KIND = "face_track"
+
+
+def track_arrays(track: FaceTrack) -> dict[str, Any]:
+    """The npz payload of a track (also embedded by the edited-track file)."""
+    return {
+        "landmarks": track.landmarks.astype(np.float32),
+        "blendshapes": track.blendshapes.astype(np.float32),
+        "blendshape_names": np.array(track.blendshape_names),
+        "transforms": track.transforms.astype(np.float32),
+        "boxes": track.boxes.astype(np.float32),
+        "valid": track.valid.astype(bool),
+        "timestamps": track.timestamps.astype(np.float64),
+        "fps": np.float64(track.fps),
+        "width": np.int64(track.width),
+        "height": np.int64(track.height),
+        "source": np.array(track.source),
+        "face_index": np.int64(track.face_index),
+        "meta_json": np.array(json.dumps(track.meta)),
+    }
+
+
+def save_npz(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    """Write an npz atomically (temp file, then rename)."""
+    out = Path(path)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **payload)
+    return out
+
+
+def save_track(track: FaceTrack, path: str | os.PathLike[str]) -> Path:
+    """Write `track` to `path` (.npz, schema TRACK_SCHEMA_VERSION)."""
+    payload = track_arrays(track)
+    payload["schema_version"] = np.int64(TRACK_SCHEMA_VERSION)
+    payload["kind"] = np.array(TRACK_KIND)
+    return save_npz(path, payload)
+
+
+def open_npz(path: str | os.PathLike[str], kind: str, version: int) -> dict[str, Any]:
+    """Read an npz fully, checking its kind and schema version; one clear error otherwise."""
+    p = Path(path)
+    if not p.is_file():
+        raise TrackFileError(f"{p}: no such file.")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise TrackFileError(
+            f"{p}: not a readable .npz track file ({exc.__class__.__name__})."
+        ) from exc
+    got_kind = str(data.get("kind", ""))
+    if got_kind != kind:
+        raise TrackFileError(
+            f"{p}: holds {got_kind or 'unknown data'!r}, expected a {kind!r} file."
+        )
+    got = int(data.get("schema_version", -1))
+    if got != version:
+        raise TrackFileError(
+            f"{p}: schema version {got}, this emodirector reads version {version}; re-create it with this version."
+        )
+    return data
+
+
+def track_from_arrays(data: dict[str, Any], origin: str) -> FaceTrack:
+    """Rebuild a FaceTrack from npz arrays, checking shapes."""
+    try:
+        lm = np.asarray(data["landmarks"], dtype=np.float32)
+        t = lm.shape[0]
+        track = FaceTrack(
+            landmarks=lm,
+            blendshapes=np.asarray(data["blendshapes"], dtype=np.float32),
+            blendshape_names=tuple(str(s) for s in data["blendshape_names"]),
+            transforms=np.asarray(data["transforms"], dtype=np.float32),
+            boxes=np.asarray(data["boxes"], dtype=np.float32),
+            valid=np.asarray(data["valid"], dtype=bool),
+            timestamps=np.asarray(data["timestamps"], dtype=np.float64),
+            fps=float(data["fps"]),
+            width=int(data["width"]),
+            height=int(data["height"]),
+            source=str(data["source"]),
+            face_index=int(data.get("face_index", 0)),
+            meta=json.loads(str(data.get("meta_json", "{}"))),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise TrackFileError(f"{origin}: track data is incomplete or corrupt ({exc}).") from exc
+    shapes_ok = (
+        lm.shape == (t, N_LANDMARKS, 3)
+        and track.blendshapes.shape == (t, N_BLENDSHAPES)
+        and track.transforms.shape == (t, 4, 4)
+        and track.boxes.shape == (t, 4)
+        and track.valid.shape == (t,)
+        and track.timestamps.shape == (t,)
+        and len(track.blendshape_names) == N_BLENDSHAPES
+    )
+    if not shapes_ok:
+        raise TrackFileError(
+            f"{origin}: array shapes do not agree with each other; the file is corrupt."
+        )
+    return track
+
+
+def load_track(path: str | os.PathLike[str]) -> FaceTrack:
+    """Read a track written by save_track."""
+    return track_from_arrays(open_npz(path, TRACK_KIND, TRACK_SCHEMA_VERSION), str(path))
