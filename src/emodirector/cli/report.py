@@ -1,0 +1,138 @@
+"""`emodirector report ORIGINAL EDITED [--emotion E] [--json R.json] [--html R.html]`.
+
+`add_report_outputs`, `write_outputs` and `summary` are shared with `emodirector edit --report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from ..report import Report, ReportOptions, report, write_json
+from ..video import check_output_path
+from .common import info, progress, warn
+
+_DEFAULTS = ReportOptions()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="measure an edit: emotion, lip sync, identity, stability, container",
+        description="Compare an edited video with its original: an independent expression "
+        "classifier (FER-2013) says whether the emotion landed; re-tracking both says whether "
+        "the lips still follow the speech, the face shape and stability are kept; the container "
+        "check says whether frames, timing and audio are unchanged.",
+    )
+    p.add_argument("original", metavar="ORIGINAL", help="the source video")
+    p.add_argument("edited", metavar="EDITED", help="the edited video")
+    p.add_argument(
+        "--emotion",
+        metavar="E",
+        default=_DEFAULTS.emotion,
+        help="the emotion the edit aimed at (angry, disgust, fear, happy, sad, surprise, "
+        "neutral, or synonyms such as surprised); default: the class whose probability rose most.",
+    )
+    add_report_outputs(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def add_report_outputs(p: argparse.ArgumentParser) -> None:
+    """--json and --html options."""
+    p.add_argument(
+        "--json", metavar="R.json", help="write every number (schema in emodirector.report)"
+    )
+    p.add_argument(
+        "--html", metavar="R.html", help="write a self-contained page with plots and stills"
+    )
+
+
+def check_report_outputs(args: argparse.Namespace, *inputs: str) -> tuple[Path | None, Path | None]:
+    """Refuse unusable --json/--html paths before any work is done."""
+    js = check_output_path(args.json, *inputs) if args.json else None
+    page = (
+        check_output_path(args.html, *inputs, *([args.json] if args.json else []))
+        if args.html
+        else None
+    )
+    return js, page
+
+
+def write_outputs(rep: Report, js: Path | None, page: Path | None) -> None:
+    """Write the requested JSON/HTML files and say where they are."""
+    if js is not None:
+        write_json(rep, js)
+        info(f"{js}: report JSON.")
+    if page is not None:
+        from ..html_report import write_html
+
+        write_html(rep, page)
+        info(f"{page}: report page.")
+
+
+def run(args: argparse.Namespace) -> int:
+    js, page = check_report_outputs(args, args.original, args.edited)
+    with progress("report", enabled=not args.quiet) as hook:
+        rep = report(args.original, args.edited, ReportOptions(emotion=args.emotion), hook=hook)
+    for w in rep.warnings:
+        warn(w)
+    for line in summary(rep):
+        info(line)
+    write_outputs(rep, js, page)
+    return 0
+
+
+def _f(v: float | None, fmt: str = ".3f") -> str:
+    return "n/a" if v is None or not math.isfinite(v) else format(v, fmt)
+
+
+def summary(rep: Report) -> list[str]:
+    """A few readable lines with the headline numbers."""
+    fr, c = rep.frames, rep.container
+    o, e = c["original"], c["edited"]
+    lines = [
+        f"frames: {fr['original']} original, {fr['edited']} edited, {fr['matched']} matched "
+        f"by {fr['aligned_by']}; face in both: {fr['face_both']}",
+        f"container: {o['width']}x{o['height']} -> {e['width']}x{e['height']}; audio "
+        + (
+            "none in either"
+            if c["audio_identical"] is None
+            else "identical"
+            if c["audio_identical"]
+            else "DIFFERS"
+        )
+        + f"; largest time difference {_f(c['max_time_diff_s'], '.4f')} s",
+    ]
+    em = rep.emotion
+    if em is None:
+        lines.append("emotion: skipped (no classifier class for the asked emotion)")
+    else:
+        how = ", inferred" if em["target_inferred"] else ""
+        lines.append(
+            f"emotion ({em['target']}{how}): P {em['target_prob_before']:.3f} -> "
+            f"{em['target_prob_after']:.3f}; top class in {em['target_top_share_before']:.0%} -> "
+            f"{em['target_top_share_after']:.0%} of frames"
+        )
+    lp, idn, st = rep.lips, rep.identity, rep.stability
+    lines += [
+        f"lips: opening correlation {_f(lp['correlation'])}, mean |diff| "
+        f"{lp['mean_abs_diff']:.3f}, corner lift {lp['corner_lift']:+.3f} (eye-distance units)",
+        f"identity (landmark shape, not a face embedding): distance {idn['distance']:.4f}, "
+        f"threshold {idn['threshold']} -> "
+        + ("same shape" if idn["same_shape"] else "SHAPE CHANGED"),
+        f"stability: jitter {_f(st['jitter_original'], '.4f')} -> {_f(st['jitter_edited'], '.4f')}, "
+        f"ratio {_f(st['ratio'], '.2f')}",
+    ]
+    return lines
+
+
+__all__ = [
+    "add_report_outputs",
+    "check_report_outputs",
+    "register",
+    "run",
+    "summary",
+    "write_outputs",
+]
