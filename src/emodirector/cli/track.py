@@ -1,0 +1,162 @@
+"""`emodirector track VIDEO -o TRACK.npz`: follow one face through a video and save its track."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from ..errors import OutputError
+from ..track import TrackOptions, TrackResult
+from .common import info, progress, warn
+
+_DEFAULTS = TrackOptions()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "track",
+        help="track one face (landmarks, blendshapes, head pose) through a video",
+        description="Find the faces when they first appear, pick one (the largest, or --face N) "
+        "and follow it through every frame; save its 478 landmarks, 52 blendshapes and head pose "
+        "per frame to TRACK.npz. Frames without the face are kept and marked.",
+    )
+    p.add_argument("video", metavar="VIDEO", help="the input video")
+    p.add_argument("-o", "--output", metavar="TRACK.npz", help="the track file to write")
+    p.add_argument(
+        "--face",
+        type=int,
+        default=_DEFAULTS.face,
+        metavar="N",
+        help="follow the N-th largest face when faces first appear (0 = largest; see "
+        "--list-faces); default %(default)s",
+    )
+    p.add_argument(
+        "--max-faces",
+        type=int,
+        default=_DEFAULTS.max_faces,
+        metavar="K",
+        help="faces the detector looks for per frame; default %(default)s",
+    )
+    p.add_argument(
+        "--list-faces",
+        action="store_true",
+        help="only print the faces of the first frame that has any (index, box) and exit",
+    )
+    p.add_argument(
+        "--preview",
+        metavar="OUT.mp4",
+        help="also write the video with the tracked landmarks drawn (same timing and audio)",
+    )
+    p.add_argument(
+        "--smooth",
+        action=argparse.BooleanOptionalAction,
+        default=_DEFAULTS.smoothing,
+        help="temporal smoothing of landmarks and blendshapes (default: %(default)s)",
+    )
+    p.add_argument(
+        "--face-model",
+        metavar="PATH",
+        default=_DEFAULTS.face_model,
+        help="a face_landmarker.task to use instead of the installed one "
+        "(or set EMODIRECTOR_FACE_MODEL)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def options_of(args: argparse.Namespace) -> TrackOptions:
+    """TrackOptions from the parsed arguments (defaults come from TrackOptions itself)."""
+    opts = dataclasses.replace(
+        _DEFAULTS,
+        face=args.face,
+        max_faces=args.max_faces,
+        smoothing=args.smooth,
+        face_model=args.face_model,
+    )
+    opts.check()
+    return opts
+
+
+def run(args: argparse.Namespace) -> int:
+    opts = options_of(args)
+    if args.list_faces:
+        return _list(args.video, opts)
+    from ..trackfile import save_track
+    from ..video import OUTPUT_MUXERS, check_output_path
+
+    if not args.output:
+        raise OutputError("give the track file to write with -o TRACK.npz (or use --list-faces).")
+    out = check_output_path(args.output, args.video)
+    if out.suffix.lower() != ".npz":
+        raise OutputError(f"{out}: track files are .npz; give a name ending in .npz.")
+    preview = None
+    if args.preview:
+        preview = check_output_path(args.preview, args.video, out)
+        if preview.suffix.lower() not in OUTPUT_MUXERS:  # refuse now, not after tracking
+            kinds = ", ".join(OUTPUT_MUXERS)
+            raise OutputError(f"{preview}: a preview is a video; use one of {kinds}.")
+    from ..track import track_video
+
+    start = time.perf_counter()
+    with progress(Path(args.video).name, enabled=not args.quiet) as hook:
+        result = track_video(args.video, opts, hook=hook)
+    seconds = time.perf_counter() - start
+    save_track(result.track, out)
+    _warn_about(result, args.face)
+    if preview is not None:
+        from ..preview import write_preview
+
+        with progress(Path(args.video).name, enabled=not args.quiet) as hook:
+            write_preview(args.video, result.track, preview, hook=hook)
+    track = result.track
+    n, v = track.n_frames, int(track.valid.sum())
+    pct = 100.0 * v / n if n else 0.0
+    fps = n / seconds if seconds > 0 else 0.0
+    extra = f", preview {preview}" if preview is not None else ""
+    info(
+        f"tracked {n} frames, {v} with a face ({pct:.1f}%) in {seconds:.1f} s "
+        f"({fps:.1f} fps) -> {out}{extra}"
+    )
+    return 0
+
+
+def _warn_about(result: TrackResult, face: int) -> None:
+    track, decode = result.track, result.decode
+    if not track.valid.any():
+        which = "no face" if face == 0 else f"no face of rank {face}"
+        warn(
+            f"{which} was found in any frame; the track is written with every frame marked "
+            "as without a face (try --list-faces)."
+        )
+    picks = [int(i) for i in track.meta.get("acquired_at", "").split(",") if i]
+    if len(picks) > 1:
+        times = ", ".join(f"{track.timestamps[i]:.2f} s" for i in picks[1:])
+        warn(
+            f"the followed face was lost for a while and a face was picked afresh at {times}; "
+            "it may be another person (check with --preview)."
+        )
+    if decode.error or decode.lost:
+        reason = decode.error or "the stream ends before that"
+        warn(
+            f"the container announces {decode.expected} frames but {decode.decoded} could be "
+            f"decoded ({reason}); the track covers those {decode.decoded}."
+        )
+
+
+def _list(video: str, opts: TrackOptions) -> int:
+    from ..track import list_faces
+
+    index, t, boxes = list_faces(video, opts)
+    if not boxes:
+        warn("no face found in the first frames searched.")
+        return 0
+    info(f"frame {index} ({t:.2f} s): {len(boxes)} face(s), largest first")
+    for i, b in enumerate(boxes):
+        x0, y0, x1, y1 = (float(v) for v in b)
+        info(
+            f"  --face {i}: box x {x0:.0f}-{x1:.0f}, y {y0:.0f}-{y1:.0f} "
+            f"({x1 - x0:.0f}x{y1 - y0:.0f} px)"
+        )
+    return 0
