@@ -136,6 +136,23 @@ class DecodeStats:
             return 0
         return max(0, self.expected - self.decoded)
 
+    def problems(self) -> list[str]:
+        """One sentence per kind of damage seen while reading, for a command to warn with."""
+        out = []
+        if self.lost:
+            reason = self.error or "the stream ends before that"
+            out.append(
+                f"{self.lost} of {self.expected} announced frames could not be decoded "
+                f"({reason}); {self.decoded} frames were read."
+            )
+        elif self.error:
+            out.append(f"the video is damaged ({self.error}); {self.decoded} frames were read.")
+        if self.corrupt:
+            out.append(f"{self.corrupt} frames were damaged in the file (errors concealed).")
+        if self.dropped:
+            out.append(f"{self.dropped} frames were dropped: their timestamps did not increase.")
+        return out
+
 
 def _decode(
     container: av.container.InputContainer, stream: av.VideoStream, stats: DecodeStats

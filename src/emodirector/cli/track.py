@@ -137,12 +137,8 @@ def _warn_about(result: TrackResult, face: int) -> None:
             f"the followed face was lost for a while and a face was picked afresh at {times}; "
             "it may be another person (check with --preview)."
         )
-    if decode.error or decode.lost:
-        reason = decode.error or "the stream ends before that"
-        warn(
-            f"the container announces {decode.expected} frames but {decode.decoded} could be "
-            f"decoded ({reason}); the track covers those {decode.decoded}."
-        )
+    for problem in decode.problems():
+        warn(f"{problem} The track covers the frames that were read.")
 
 
 def _list(video: str, opts: TrackOptions) -> int:
