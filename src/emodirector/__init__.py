@@ -3,9 +3,12 @@
 Public API (a Python user needs nothing else):
   track_video(path, TrackOptions()) -> TrackResult (.track: FaceTrack)
   save_track / load_track: the versioned .npz track file
+  manipulate(track, EditRequest(emotion=EmotionSpec("happy", 0.8))) -> EditedTrack
+  save_edited / load_edited: the edited track file (original + edited geometry + schedule)
   VideoReader / VideoWriter / probe: streaming video I/O that keeps timing and audio
 """
 
+from .emotions import EmotionSpec
 from .errors import (
     EmodirectorError,
     InputError,
@@ -15,19 +18,23 @@ from .errors import (
     TrackFileError,
     VideoError,
 )
+from .manipulate import EditRequest, ManipulateOptions, load_references, manipulate
 from .track import TrackOptions, TrackResult, list_faces, track_video
-from .trackfile import load_track, save_track
+from .trackfile import load_edited, load_track, save_edited, save_track
 from .types import EditedTrack, FaceTrack, Frame, VideoInfo
 from .video import VideoReader, VideoWriter, probe
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EditRequest",
     "EditedTrack",
     "EmodirectorError",
+    "EmotionSpec",
     "FaceTrack",
     "Frame",
     "InputError",
+    "ManipulateOptions",
     "ModelNotFoundError",
     "NoFaceError",
     "OutputError",
@@ -39,8 +46,12 @@ __all__ = [
     "VideoReader",
     "VideoWriter",
     "list_faces",
+    "load_edited",
+    "load_references",
     "load_track",
+    "manipulate",
     "probe",
+    "save_edited",
     "save_track",
     "track_video",
 ]

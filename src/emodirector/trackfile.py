@@ -130,3 +130,67 @@ def track_from_arrays(data: dict[str, Any], origin: str) -> FaceTrack:
 def load_track(path: str | os.PathLike[str]) -> FaceTrack:
     """Read a track written by save_track."""
     return track_from_arrays(open_npz(path, TRACK_KIND, TRACK_SCHEMA_VERSION), str(path))
+
+
+# ----------------------------------------------------------------------------- edited tracks
+# Schema version 1 of kind "edited_track" (written by `emodirector manipulate`):
+#   original_*          the original track, keys as in the face_track schema above
+#   edited_landmarks    float32 (T, 478, 3)  same space as original_landmarks
+#   edited_blendshapes  float32 (T, 52)
+#   labels              str     (T,)         emotion label applied per frame, "" = unchanged
+#   intensity           float32 (T,)         effective intensity per frame, in [0, 1.5]
+#   edit_meta_json      str                  how the edit was asked for (request, schedule, ...)
+#   schema_version, kind ("edited_track")
+
+from .types import EditedTrack  # noqa: E402  (appended section: kept apart from the track code)
+
+EDITED_SCHEMA_VERSION = 1
+EDITED_KIND = "edited_track"
+
+
+def save_edited(edited: EditedTrack, path: str | os.PathLike[str]) -> Path:
+    """Write an EditedTrack (original and edited geometry + resolved schedule) to `path`."""
+    payload = {f"original_{k}": v for k, v in track_arrays(edited.original).items()}
+    payload.update(
+        edited_landmarks=edited.landmarks.astype(np.float32),
+        edited_blendshapes=edited.blendshapes.astype(np.float32),
+        labels=np.array(edited.labels, dtype=str),
+        intensity=edited.intensity.astype(np.float32),
+        edit_meta_json=np.array(json.dumps(edited.meta)),
+        schema_version=np.int64(EDITED_SCHEMA_VERSION),
+        kind=np.array(EDITED_KIND),
+    )
+    return save_npz(path, payload)
+
+
+def load_edited(path: str | os.PathLike[str]) -> EditedTrack:
+    """Read an edited track written by save_edited; TrackFileError if it is not one."""
+    data = open_npz(path, EDITED_KIND, EDITED_SCHEMA_VERSION)
+    pre = "original_"
+    original = track_from_arrays(
+        {k[len(pre) :]: v for k, v in data.items() if k.startswith(pre)}, str(path)
+    )
+    try:
+        edited = EditedTrack(
+            original=original,
+            landmarks=np.asarray(data["edited_landmarks"], dtype=np.float32),
+            blendshapes=np.asarray(data["edited_blendshapes"], dtype=np.float32),
+            labels=tuple(str(s) for s in data["labels"]),
+            intensity=np.asarray(data["intensity"], dtype=np.float32),
+            meta=json.loads(str(data.get("edit_meta_json", "{}"))),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise TrackFileError(
+            f"{path}: edited track data is incomplete or corrupt ({exc})."
+        ) from exc
+    t = original.n_frames
+    if (
+        edited.landmarks.shape != original.landmarks.shape
+        or edited.blendshapes.shape != original.blendshapes.shape
+        or len(edited.labels) != t
+        or edited.intensity.shape != (t,)
+    ):
+        raise TrackFileError(
+            f"{path}: edited and original arrays disagree in shape; the file is corrupt."
+        )
+    return edited
