@@ -12,6 +12,7 @@ from .common import Section, context, machine_line, markdown_table
 # One line per section module (bench/<name>.py with TITLE and run(ctx)); see bench/__init__.py.
 SECTIONS = (
     "io_track",  # decode / decode+encode / tracking throughput
+    "edit",  # end-to-end edit vs the floor and tracking; warp cost; memory vs length
 )
 
 

@@ -1,0 +1,82 @@
+"""`emodirector edit VIDEO --emotion happy -o OUT.mp4`: track -> manipulate -> render -> write."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..pipeline import EditOptions, RenderVideoOptions, edit
+from ..track import TrackOptions
+from .common import info, progress
+from .manipulate import add_request_arguments, request_from_args
+from .render import add_video_arguments, report_render, video_options
+
+_EDIT = EditOptions()
+_TRACK = TrackOptions()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "edit",
+        help="change the emotion on the face of a video, in one command",
+        description="Track the face, edit its expression and render the edit into the real "
+        "frames: same frame count, timestamps, resolution and audio as the input. Frames "
+        "without a face are written as decoded.",
+    )
+    p.add_argument("video", metavar="VIDEO", help="the input video")
+    add_request_arguments(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="the edited video")
+    add_video_arguments(p)
+    t = p.add_argument_group("time range (the output covers only the range)")
+    t.add_argument("--start", type=float, metavar="S", help="start at S seconds")
+    end = t.add_mutually_exclusive_group()
+    end.add_argument("--end", type=float, metavar="E", help="stop before E seconds")
+    end.add_argument(
+        "--preview", type=float, metavar="SECONDS", help="only SECONDS from --start (or 0): a trial"
+    )
+    p.add_argument(
+        "--keep-track", metavar="DIR", help="also save track.npz and edited.npz into DIR"
+    )
+    p.add_argument(
+        "--face",
+        type=int,
+        default=_TRACK.face,
+        metavar="N",
+        help="which face to edit, by size when it first appears (0 = largest; default %(default)s)",
+    )
+    p.add_argument("--face-model", metavar="PATH", help="another face_landmarker.task file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def options_from_args(args: argparse.Namespace) -> EditOptions:
+    """The EditOptions the parsed arguments ask for (unset ones keep EditOptions' defaults)."""
+    return EditOptions(
+        track=TrackOptions(face=args.face, face_model=args.face_model),
+        manipulate=_EDIT.manipulate,
+        video=video_options(args),
+        start=args.start,
+        end=args.end,
+        preview=args.preview,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    request, _refs = request_from_args(args)
+    options = options_from_args(args)
+    with progress("edit", enabled=not args.quiet) as hook:
+        result = edit(
+            args.video,
+            request,
+            args.output,
+            options,
+            compare=args.compare,
+            keep_track=args.keep_track,
+            hook=hook,
+        )
+    for path in result.kept:
+        info(f"{path}: kept")
+    report_render(result.render, seconds=result.seconds, extra=result.edited.meta.get("request"))
+    return 0
+
+
+__all__ = ["RenderVideoOptions", "options_from_args", "register", "run"]
