@@ -1,4 +1,7 @@
-"""`python -m bench [--only NAME ...] [--repeats N]`: run the benchmark sections, print tables."""
+"""`python -m bench [--only NAME ...] [--repeats N]`: run the benchmark sections, print tables.
+
+A full run (no --only) also writes what it printed to bench/RESULTS.md.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,27 @@ import importlib
 import time
 from collections.abc import Sequence
 
-from .common import Section, context, machine_line, markdown_table
+from .common import REPO, Section, context, machine_lines, markdown_table
 
 # One line per section module (bench/<name>.py with TITLE and run(ctx)); see bench/__init__.py.
 SECTIONS = (
-    "io_track",  # decode / decode+encode / tracking throughput
-    "edit",  # end-to-end edit vs the floor and tracking; warp cost; memory vs length
+    "io_track",  # the main table: every stage at 360p, 720p, 1080p, as a ratio to decode+encode
+    "edit",  # warp cost per frame; peak memory of a 10 s vs a 5-minute edit
 )
+RESULTS = REPO / "bench" / "RESULTS.md"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument(
-        "--repeats", type=int, default=3, help="runs per measurement; the fastest is kept"
+        "--repeats", type=int, default=2, help="runs per measurement; the fastest is kept"
     )
     args = parser.parse_args(argv)
     names = args.only or SECTIONS
-    print("# emodirector benchmarks\n")
-    print(machine_line() + "\n")
+    lines = ["# emodirector benchmarks", ""]
+    lines += [f"- {line}" for line in machine_lines()] + [""]
+    print("\n".join(lines), flush=True)
     t0 = time.perf_counter()
     with context(repeats=args.repeats) as ctx:
         for name in names:
@@ -33,12 +38,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             t1 = time.perf_counter()
             result = module.run(ctx)
             section = result if isinstance(result, Section) else Section(list(result))
-            print(f"## {module.TITLE}\n")
-            print(markdown_table(section.rows) + "\n")
-            for note in section.notes:
-                print(f"- {note}")
-            print(f"\n({name}: {time.perf_counter() - t1:.0f} s)\n", flush=True)
-    print(f"Total {time.perf_counter() - t0:.0f} s.")
+            text = [f"## {module.TITLE}", "", markdown_table(section.rows), ""]
+            text += [f"- {note}" for note in section.notes]
+            text += ["", f"({name}: {time.perf_counter() - t1:.0f} s, best of {ctx.repeats})", ""]
+            print("\n".join(text), flush=True)
+            lines += text
+    total = f"Total {time.perf_counter() - t0:.0f} s (`make bench`)."
+    print(total)
+    if args.only:
+        print(f"(--only: {RESULTS.name} left as it was)")
+    else:
+        RESULTS.write_text("\n".join([*lines, total, ""]), encoding="utf-8")
+        print(f"Written to {RESULTS.relative_to(REPO)}.")
     return 0
 
 

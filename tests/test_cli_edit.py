@@ -6,6 +6,8 @@ speech (inner-lip opening) follows the input's. Short ranges (--end) keep the ru
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from conftest import TALKING_CLIPS, shared_clip
 from emodirector.cli import main
+from emodirector.cli.common import progress
 from emodirector.render import INNER_LIP_PAIRS, opening
 from emodirector.track import track_video
 from emodirector.trackfile import load_track
@@ -178,3 +181,74 @@ def test_ctrl_c_during_edit_leaves_no_file(
     assert main([*args, "--compare", str(side)]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+REPORT_KEYS = {
+    "schema", "original", "edited", "warnings", "frames", "container", "emotion", "lips",
+    "identity", "stability", "series",
+}  # fmt: skip
+
+
+def printed_number(stdout: str, prefix: str, after: str) -> float:
+    """The number that follows `after` on the stdout line starting with `prefix`."""
+    lines = [line for line in stdout.splitlines() if line.startswith(prefix)]
+    assert len(lines) == 1, stdout
+    match = re.search(re.escape(after) + r"\s*(-?[0-9.]+)", lines[0])
+    assert match is not None, lines[0]
+    return float(match.group(1))
+
+
+def test_edit_with_report_prints_and_writes_real_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`edit --report --json --html` on 2 s of a real clip: the report of that very edit."""
+    video = shared_clip("talking_frontal_c.mp4")
+    out, js, page = tmp_path / "happy.mp4", tmp_path / "r.json", tmp_path / "r.html"
+    args = ["edit", str(video), "--emotion", "happy", "--end", "2", "-o", str(out), "-q"]
+    code = main([*args, "--report", "--json", str(js), "--html", str(page)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    n = len(frame_times(out))
+    assert n == 50  # 2 s at 25 fps
+    stdout = captured.out
+    corr = printed_number(stdout, "lips:", "opening correlation")
+    assert 0.9 <= corr <= 1.0  # the edit keeps the speech (measured 0.99 on this range)
+    dist = printed_number(stdout, "identity", "distance")
+    threshold = printed_number(stdout, "identity", "threshold")
+    assert 0.0 < dist < threshold  # same person, but not a copy of the input
+    assert printed_number(stdout, "stability:", "ratio") > 0
+    assert f"frames: {n} original, {n} edited, {n} matched" in stdout
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert REPORT_KEYS <= set(data) and data["schema"] == "emodirector.report/1"
+    assert data["edited"] == str(out) and data["frames"]["matched"] == n
+    assert data["emotion"]["target"] == "happy"
+    before, after = data["emotion"]["target_prob_before"], data["emotion"]["target_prob_after"]
+    assert 0.0 <= before < after <= 1.0  # the independent classifier sees more happiness
+    assert f"P {before:.3f} -> {after:.3f}" in stdout
+    assert round(data["lips"]["correlation"], 3) == corr
+    assert len(data["series"]["lip_opening_after"]) == n
+    assert page.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+
+
+def test_edit_report_path_refused_before_the_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    video = shared_clip("talking_frontal_c.mp4")
+    out = tmp_path / "out.mp4"
+    bad = tmp_path / "missing" / "r.json"
+    args = ["edit", str(video), "--emotion", "happy", "-o", str(out), "--json", str(bad), "-q"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("emodirector: error:") and "missing" in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_draws_one_bar_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
+    """Stages one after another (and a stage run twice): no cursor-up escapes ("[A" litter)."""
+    with progress("edit") as hook:
+        for stage in ("track", "render", "render"):
+            for done in range(1, 6):
+                hook(stage, done, 5)
+    err = capsys.readouterr().err
+    assert "\x1b[A" not in err
+    assert "edit: track" in err and "edit: render" in err

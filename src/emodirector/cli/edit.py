@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..pipeline import EditOptions, RenderVideoOptions, edit
+from ..report import ReportOptions, report
 from ..track import TrackOptions
-from .common import info, progress
+from .common import info, progress, warn
 from .manipulate import add_request_arguments, request_from_args
 from .render import add_video_arguments, report_render, video_options
+from .report import add_report_outputs, check_report_outputs, summary, write_outputs
 
 _EDIT = EditOptions()
 _TRACK = TrackOptions()
@@ -44,6 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="which face to edit, by size when it first appears (0 = largest; default %(default)s)",
     )
     p.add_argument("--face-model", metavar="PATH", help="another face_landmarker.task file")
+    r = p.add_argument_group("measure the edit (as `emodirector report INPUT OUTPUT` does)")
+    r.add_argument(
+        "--report",
+        action="store_true",
+        help="at the end, compare the output with the input: emotion (independent classifier), "
+        "lip sync, identity, stability, container; implied by --json/--html",
+    )
+    add_report_outputs(r)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -63,6 +73,7 @@ def options_from_args(args: argparse.Namespace) -> EditOptions:
 def run(args: argparse.Namespace) -> int:
     request, _refs = request_from_args(args)
     options = options_from_args(args)
+    js, page = check_report_outputs(args, args.video, args.output)  # before the long work
     with progress("edit", enabled=not args.quiet) as hook:
         result = edit(
             args.video,
@@ -76,6 +87,28 @@ def run(args: argparse.Namespace) -> int:
     for path in result.kept:
         info(f"{path}: kept")
     report_render(result.render, seconds=result.seconds, extra=result.edited.meta.get("request"))
+    if args.report or js is not None or page is not None:
+        # The input's track is reused, not tracked again; the output is tracked with the edit's
+        # TrackOptions, so --face follows the same person in both.
+        emotion = request.emotion.name if request.emotion else None
+        with progress("report", enabled=not args.quiet) as hook:
+            rep = report(
+                args.video,
+                args.output,
+                ReportOptions(emotion=emotion, track=options.track),
+                tracks=(result.track, None),
+                hook=hook,
+            )
+        for w in rep.warnings:
+            warn(w)
+        for line in summary(rep):
+            info(line)
+        if any(t is not None for t in (options.start, options.end, options.preview)):
+            info(
+                "(the output covers only the asked time range; the container line compares it "
+                "with the whole input, so audio and length can differ)"
+            )
+        write_outputs(rep, js, page)
     return 0
 
 
