@@ -15,5 +15,7 @@ Adding a section (the contract):
      returns wall seconds, CPU seconds and peak RSS. Rows are dicts whose keys become columns
      (insertion order); Section(rows, notes) adds lines printed under the table.
   2. Add one line with its module name to SECTIONS in bench/__main__.py.
-Keep a section under about a minute on 2 cores: the whole `make bench` should stay under ~5.
+Keep a section under about a minute on 2 cores: the whole `make bench` should stay under ~6
+minutes (--repeats defaults to 2). io_track prints the main stage table; a full run (no --only)
+also writes it to bench/RESULTS.md with the date, core count and versions.
 """
