@@ -30,6 +30,7 @@ from .manipulate import (
     load_references,
     manipulate,
 )
+from .outofcore import release
 from .render import FaceRenderer, RenderOptions, i420_planes
 from .track import TrackOptions, TrackResult, track_frames
 from .types import EditedTrack, FaceTrack, Frame, ProgressHook, VideoInfo, no_progress
@@ -49,6 +50,8 @@ WINDOW_START_KEY = "window_start"
 WINDOW_END_KEY = "window_end"
 # A decoded frame matches a track row when their times differ by less than this (seconds).
 TIME_TOLERANCE = 1e-3
+# The render pass releases the landmark rows it has used every this many frames (outofcore.py).
+RELEASE_EVERY = 256
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class EditOptions:
     start: float | None = None  # seconds; edit only frames from here (output starts at 0)
     end: float | None = None  # seconds; edit only frames before this
     preview: float | None = None  # seconds from `start` (or 0): a short trial; excludes `end`
+    # Keep the per-frame landmarks (tracked and edited) in unlinked temporary files instead of
+    # memory, so that memory stays flat with the length of the video (see outofcore.py).
+    landmarks_on_disk: bool = True
 
 
 @dataclass
@@ -152,7 +158,9 @@ def edit(
     outputs = _check_outputs(video, output, compare, request.references)
     window = resolve_window(options, info)
     references = load_references(request.references, hook, options.track)
-    tracked = _track(video, options.track, window, hook, options.video.prefetch)
+    tracked = _track(
+        video, options.track, window, hook, options.video.prefetch, options.landmarks_on_disk
+    )
     edited = manipulate(tracked.track, request, options.manipulate, references)
     kept = _keep(keep_track, tracked.track, edited)
     stats = render_video(
@@ -197,6 +205,7 @@ def _track(
     window: tuple[float, float] | None,
     hook: ProgressHook,
     prefetch: int,
+    landmarks_on_disk: bool = False,
 ) -> TrackResult:
     """Pass 1: track the face over the range; NoFaceError when it holds no face at all.
 
@@ -207,7 +216,15 @@ def _track(
         info = reader.info
         total = info.frame_count if window is None else None
         with prefetched(_frames_in(reader, window), prefetch) as frames:
-            track = track_frames(frames, info.width, info.height, options, hook=hook, total=total)
+            track = track_frames(
+                frames,
+                info.width,
+                info.height,
+                options,
+                hook=hook,
+                total=total,
+                landmarks_on_disk=landmarks_on_disk,
+            )
         track.fps = info.fps
         track.source = Path(video).name
         result = TrackResult(track=track, decode=_read_stats(reader, window))
@@ -244,7 +261,10 @@ def _keep(folder: PathLike | None, track: FaceTrack, edited: EditedTrack) -> tup
         ) from exc
     if not os.access(d, os.W_OK):
         raise OutputError(f"{d}: no permission to write the track files there.")
-    return save_track(track, d / "track.npz"), save_edited(edited, d / "edited.npz")
+    kept = save_track(track, d / "track.npz"), save_edited(edited, d / "edited.npz")
+    for landmarks in (track.landmarks, edited.landmarks):
+        release(landmarks, 0, len(landmarks))  # saving read them all
+    return kept
 
 
 def window_of(edited: EditedTrack) -> tuple[float, float] | None:
@@ -331,9 +351,14 @@ def _open_writers(
 def _rendered(
     frames: Iterable[Frame], renderer: FaceRenderer, edited: EditedTrack, stats: RenderStats
 ) -> Iterator[tuple[Frame, np.ndarray]]:
-    """Each frame with the picture to write for it."""
+    """Each frame with the picture to write for it (landmark pages released as it goes)."""
+    done = 0
     for frame in frames:
         yield frame, _render_one(renderer, frame, edited, stats)
+        if stats.frames - done >= RELEASE_EVERY:
+            for landmarks in (edited.original.landmarks, edited.landmarks):
+                release(landmarks, done, stats.frames)
+            done = stats.frames
 
 
 def _render_one(

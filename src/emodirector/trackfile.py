@@ -32,7 +32,7 @@ TRACK_KIND = "face_track"
 def track_arrays(track: FaceTrack) -> dict[str, Any]:
     """The npz payload of a track (also embedded by the edited-track file)."""
     return {
-        "landmarks": track.landmarks.astype(np.float32),
+        "landmarks": np.asarray(track.landmarks, dtype=np.float32),  # no copy: may be on disk
         "blendshapes": track.blendshapes.astype(np.float32),
         "blendshape_names": np.array(track.blendshape_names),
         "transforms": track.transforms.astype(np.float32),
@@ -152,7 +152,7 @@ def save_edited(edited: EditedTrack, path: str | os.PathLike[str]) -> Path:
     """Write an EditedTrack (original and edited geometry + resolved schedule) to `path`."""
     payload = {f"original_{k}": v for k, v in track_arrays(edited.original).items()}
     payload.update(
-        edited_landmarks=edited.landmarks.astype(np.float32),
+        edited_landmarks=np.asarray(edited.landmarks, dtype=np.float32),
         edited_blendshapes=edited.blendshapes.astype(np.float32),
         labels=np.array(edited.labels, dtype=str),
         intensity=edited.intensity.astype(np.float32),
