@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import shared_clip
+from conftest import feat_clip, shared_clip
 from emodirector.manipulate import EditRequest, EmotionSpec, ManipulateOptions, manipulate
 from emodirector.outofcore import (
     RowBuffer,
@@ -155,3 +156,31 @@ def test_chunk_size_is_checked(tracked: Callable[..., TrackResult]) -> None:
         manipulate(
             track, EditRequest(emotion=EmotionSpec("happy")), ManipulateOptions(chunk_frames=0)
         )
+
+
+def test_edit_with_landmarks_on_disk_writes_the_same_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole edit, landmarks on disk (released every 16 frames while rendering) or in
+    memory: the same pictures, frame for frame."""
+    from emodirector import pipeline
+    from emodirector.pipeline import EditOptions, edit
+    from media import decoded_planes
+
+    monkeypatch.setattr(pipeline, "RELEASE_EVERY", 16)
+    video = feat_clip("single_face.mp4")
+    happy = EditRequest(emotion=EmotionSpec("happy"))
+    small = ManipulateOptions(chunk_frames=20)
+    results = {}
+    for on in (False, True):
+        out = tmp_path / f"disk_{on}.mp4"
+        options = EditOptions(manipulate=small, landmarks_on_disk=on)
+        results[on] = (edit(video, happy, out, options), decoded_planes(out))
+    (mem, mem_planes), (disk, disk_planes) = results[False], results[True]
+    assert on_disk(disk.edited.landmarks) and on_disk(disk.track.landmarks)
+    assert not on_disk(mem.edited.landmarks)
+    assert disk.render.edited == mem.render.edited > 0
+    assert len(disk_planes) == len(mem_planes) == disk.render.frames
+    for a, b in zip(mem_planes, disk_planes, strict=True):
+        for pa, pb in zip(a, b, strict=True):
+            np.testing.assert_array_equal(pa, pb)
