@@ -4,6 +4,11 @@ Why two decoding passes: the manipulator needs the whole track (to fit the perso
 basis and to plan transitions), and holding decoded frames until then would make memory grow
 with the length of the video. So pass 1 decodes and tracks (keeping only small per-frame arrays),
 and pass 2 decodes again and streams each frame through the renderer into the writer(s).
+
+Why the landmarks go to temporary files (EditOptions.landmarks_on_disk): even one float32 row of
+landmarks per frame (5.7 KB) would make a 5-minute edit peak far above a 10-second one, so the
+tracked and edited landmarks live in unlinked temporary files (outofcore.py); manipulate works
+on them in chunks and the render pass reads one row per frame, releasing the pages it has used.
 """
 
 from __future__ import annotations
@@ -261,10 +266,7 @@ def _keep(folder: PathLike | None, track: FaceTrack, edited: EditedTrack) -> tup
         ) from exc
     if not os.access(d, os.W_OK):
         raise OutputError(f"{d}: no permission to write the track files there.")
-    kept = save_track(track, d / "track.npz"), save_edited(edited, d / "edited.npz")
-    for landmarks in (track.landmarks, edited.landmarks):
-        release(landmarks, 0, len(landmarks))  # saving read them all
-    return kept
+    return save_track(track, d / "track.npz"), save_edited(edited, d / "edited.npz")
 
 
 def window_of(edited: EditedTrack) -> tuple[float, float] | None:
