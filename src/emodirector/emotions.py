@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InputError
+from .outofcore import blocks
 from .track import BLENDSHAPE_NAMES
 from .types import EditedTrack, FaceTrack
 
@@ -485,36 +486,60 @@ def _bound_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def edit_blendshapes(track: FaceTrack, plan: EditPlan, keep: float) -> np.ndarray:
+def edit_blendshapes(
+    track: FaceTrack, plan: EditPlan, keep: float, block: int = 4096
+) -> np.ndarray:
     """(T, 52) float64 edited blendshapes: segments cross-faded by weight, then overrides.
 
-    `keep` is the share of the person's own emotional motion kept at intensity 1.
+    `keep` is the share of the person's own emotional motion kept at intensity 1. Every frame's
+    edit depends only on its own row (and on the calm baseline and reference maps, found over
+    all frames first), so frames are edited `block` at a time: temporaries stay small.
 
     Rows of frames without a face are returned unchanged (NaN).
     """
-    b = track.blendshapes.astype(np.float64)
-    valid = track.valid
-    out = b.copy()
-    bv = b[valid]
-    base = calm_baseline(track.blendshapes, valid)
-    edit = np.zeros_like(bv)
+    out = track.blendshapes.astype(np.float64)
+    valid_rows = np.flatnonzero(track.valid)
+    base = calm_baseline(track.blendshapes, track.valid)
+    styled = _reference_targets(out, valid_rows, base, plan)
+    for sl in blocks(valid_rows.size, block):
+        rows = valid_rows[sl]
+        bv = out[rows]
+        edit = np.zeros_like(bv)
+        for s, w, ref in zip(plan.segments, plan.weights, styled, strict=True):
+            if s.preset is not None:
+                target = preset_target(bv, base, s.preset, s.intensity, keep)
+            elif ref is not None:
+                target = ref[sl]
+            else:
+                continue
+            edit += w[rows][:, None] * (np.clip(target, 0.0, 1.0) - bv)
+        edited = bv + edit
+        env = plan.envelope[rows]
+        for o in plan.overrides:
+            col = edited[:, o.channel]
+            change = o.value if o.relative else o.value - col
+            edited[:, o.channel] = col + env * change
+        out[rows] = np.clip(edited, 0.0, 1.0)
+    return out
+
+
+def _reference_targets(
+    b: np.ndarray, rows: np.ndarray, base: np.ndarray, plan: EditPlan
+) -> list[np.ndarray | None]:
+    """Per segment, the styled blendshapes (n, 52) of the face frames `rows` of `b` (T, 52)
+    for a reference segment, else None.
+
+    The style map of a reference is fitted on the frames the segment dominates, so it needs
+    all of them at once (one (n, 52) array per reference segment).
+    """
+    out: list[np.ndarray | None] = []
     for s, w in zip(plan.segments, plan.weights, strict=True):
-        wv = w[valid]
-        if s.preset is not None:
-            target = preset_target(bv, base, s.preset, s.intensity, keep)
-        elif s.reference is not None:
-            inside = np.flatnonzero(wv > 0.5) if (wv > 0.5).any() else np.flatnonzero(wv > 0)
-            target = reference_target(bv, base, s.reference, inside, s.intensity)
-        else:
+        if s.preset is not None or s.reference is None:
+            out.append(None)
             continue
-        edit += wv[:, None] * (np.clip(target, 0.0, 1.0) - bv)
-    edited = bv + edit
-    env = plan.envelope[valid]
-    for o in plan.overrides:
-        col = edited[:, o.channel]
-        change = o.value if o.relative else o.value - col
-        edited[:, o.channel] = col + env * change
-    out[valid] = np.clip(edited, 0.0, 1.0)
+        wv = w[rows]
+        inside = np.flatnonzero(wv > 0.5) if (wv > 0.5).any() else np.flatnonzero(wv > 0)
+        out.append(reference_target(b[rows], base, s.reference, inside, s.intensity))
     return out
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EmodirectorError
+from .outofcore import blocks, release
 from .track import BLENDSHAPE_NAMES
 from .types import N_BLENDSHAPES, N_LANDMARKS, FaceTrack
 
@@ -54,14 +55,20 @@ class ExpressionBasis:
 
 
 @dataclass(frozen=True)
-class NormalisedTrack:
-    """Each frame's landmarks in the normalised space and the similarity that took them there:
-    normalised = scale * landmarks @ rotation.T + translation."""
+class FramePoses:
+    """Each frame's similarity to the normalised space:
+    normalised = scale * landmarks @ rotation.T + translation. NaN where no face."""
 
-    points: np.ndarray  # (T, 478, 3) float64, NaN where no face
     scale: np.ndarray  # (T,) float64
     rotation: np.ndarray  # (T, 3, 3) float64, proper rotations
     translation: np.ndarray  # (T, 3) float64
+
+
+@dataclass(frozen=True)
+class NormalisedTrack(FramePoses):
+    """Each frame's landmarks in the normalised space and the similarity that took them there."""
+
+    points: np.ndarray  # (T, 478, 3) float64, NaN where no face
 
 
 # ----------------------------------------------------------------------------- pose
@@ -101,7 +108,7 @@ def normalise_points(landmarks: np.ndarray, template: np.ndarray) -> NormalisedT
         s, r, tr = similarity_fit(lm[ok][:, stable], np.asarray(template, np.float64)[stable])
         scale[ok], rot[ok], trans[ok] = s, r, tr
         pts[ok] = s[:, None, None] * np.einsum("bnj,bij->bni", lm[ok], r) + tr[:, None]
-    return NormalisedTrack(pts, scale, rot, trans)
+    return NormalisedTrack(scale=scale, rotation=rot, translation=trans, points=pts)
 
 
 def normalise_track(track: FaceTrack, basis: ExpressionBasis) -> NormalisedTrack:
@@ -109,7 +116,25 @@ def normalise_track(track: FaceTrack, basis: ExpressionBasis) -> NormalisedTrack
     return normalise_points(track.landmarks, basis.template)
 
 
-def to_frame_displacement(disp: np.ndarray, norm: NormalisedTrack, rows: np.ndarray) -> np.ndarray:
+def scan_poses(
+    track: FaceTrack, template: np.ndarray, block: int, moments: bool
+) -> tuple[FramePoses, DesignMoments | None]:
+    """Each frame's pose, and (if `moments`) the sums a person-basis fit needs, computed `block`
+    frames at a time so that no (T, 478, 3) temporary is ever made (see outofcore.py)."""
+    t = track.n_frames
+    scale, trans = np.full(t, np.nan), np.full((t, 3), np.nan)
+    rot = np.full((t, 3, 3), np.nan)
+    acc = DesignMoments() if moments else None
+    for sl in blocks(t, block):
+        norm = normalise_points(track.landmarks[sl], template)
+        scale[sl], rot[sl], trans[sl] = norm.scale, norm.rotation, norm.translation
+        if acc is not None:
+            acc.add(track.blendshapes[sl], norm.points)
+        release(track.landmarks, sl.start, sl.stop)
+    return FramePoses(scale, rot, trans), acc
+
+
+def to_frame_displacement(disp: np.ndarray, norm: FramePoses, rows: np.ndarray) -> np.ndarray:
     """Normalised-space displacements (R, 478, 3) of frames `rows` -> pixel displacements."""
     return np.einsum("bni,bij->bnj", disp, norm.rotation[rows]) / norm.scale[rows, None, None]
 
@@ -163,8 +188,21 @@ def ridge_fields(
     eye moving the mouth). The pull toward the prior keeps channels the data barely moves at
     the prior's fields.
     """
-    n, c = x.shape
-    yp = y.reshape(n, N_LANDMARKS, 3)
+    return ridge_fields_from_moments(x.shape[0], x.T @ x, x.T @ y, lam, prior, supports)
+
+
+def ridge_fields_from_moments(
+    n: int,
+    xtx: np.ndarray,
+    xty: np.ndarray,
+    lam: float,
+    prior: np.ndarray,
+    supports: np.ndarray,
+) -> np.ndarray:
+    """ridge_fields from the centred cross-products X'X (52, 52) and X'Y (52, 1434) of n frames:
+    they can be summed block by block, so the fit never needs all frames' points at once."""
+    c = xtx.shape[0]
+    xty3 = xty.reshape(c, N_LANDMARKS, 3)
     fields = prior.astype(np.float64).copy()
     patterns, inverse = np.unique(supports.T, axis=0, return_inverse=True)
     for k, pattern in enumerate(patterns):
@@ -173,12 +211,55 @@ def ridge_fields(
         if chans.size == 0:
             continue
         rest = np.flatnonzero(~pattern)
-        target = yp[:, pts].reshape(n, -1) - x[:, rest] @ prior[rest][:, pts].reshape(rest.size, -1)
-        xc = x[:, chans]
-        gram = xc.T @ xc + lam * n * np.eye(chans.size)
-        rhs = xc.T @ target + lam * n * prior[chans][:, pts].reshape(chans.size, -1)
+        p_rest = prior[rest][:, pts].reshape(rest.size, -1)
+        gram = xtx[np.ix_(chans, chans)] + lam * n * np.eye(chans.size)
+        rhs = xty3[chans][:, pts].reshape(chans.size, -1) - xtx[np.ix_(chans, rest)] @ p_rest
+        rhs += lam * n * prior[chans][:, pts].reshape(chans.size, -1)
         fields[np.ix_(chans, pts)] = np.linalg.solve(gram, rhs).reshape(chans.size, pts.size, 3)
     return fields
+
+
+@dataclass
+class DesignMoments:
+    """Running sums over frames (blendshapes x, normalised points y) for a ridge fit.
+
+    Sums are taken about the first block's means (a shifted-data sum), so the centred
+    products lose no precision to large means.
+    """
+
+    n: int = 0
+    shift_x: np.ndarray | None = None  # (52,) float64
+    shift_y: np.ndarray | None = None  # (1434,) float64
+    sx: np.ndarray = field(default_factory=lambda: np.zeros(N_BLENDSHAPES))
+    sy: np.ndarray = field(default_factory=lambda: np.zeros(N_LANDMARKS * 3))
+    sxx: np.ndarray = field(default_factory=lambda: np.zeros((N_BLENDSHAPES, N_BLENDSHAPES)))
+    sxy: np.ndarray = field(default_factory=lambda: np.zeros((N_BLENDSHAPES, N_LANDMARKS * 3)))
+
+    def add(self, blendshapes: np.ndarray, points: np.ndarray) -> None:
+        """Add frames: blendshapes (B, 52), normalised points (B, 478, 3); non-finite skipped."""
+        ok = np.isfinite(points).all(axis=(1, 2)) & np.isfinite(blendshapes).all(axis=1)
+        if not ok.any():
+            return
+        x = blendshapes[ok].astype(np.float64)
+        y = points[ok].reshape(int(ok.sum()), -1)
+        if self.shift_x is None or self.shift_y is None:
+            self.shift_x, self.shift_y = x.mean(axis=0), y.mean(axis=0)
+        x = x - self.shift_x
+        y = y - self.shift_y
+        self.n += x.shape[0]
+        self.sx += x.sum(axis=0)
+        self.sy += y.sum(axis=0)
+        self.sxx += x.T @ x
+        self.sxy += x.T @ y
+
+    def centred(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """(n, X'X, X'Y) of the frames added, each centred on its own mean."""
+        n = max(self.n, 1)
+        return (
+            self.n,
+            self.sxx - np.outer(self.sx, self.sx) / n,
+            self.sxy - np.outer(self.sx, self.sy) / n,
+        )
 
 
 # Channels MediaPipe's blendshape model never raises (max < 0.01 on every shared clip), so the
@@ -299,8 +380,18 @@ def fit_person_basis(
 ) -> ExpressionBasis:
     """The generic basis refitted to this clip's own landmarks, pulled toward the generic fields
     (blendshapes the person barely moves in the clip keep the generic ones)."""
-    x, y = centred_design(track.blendshapes, norm.points)
-    fields = ridge_fields(x, y, lam, generic.fields.astype(np.float64), basis_supports(generic))
+    moments = DesignMoments()
+    moments.add(track.blendshapes, norm.points)
+    return person_basis_from_moments(moments, generic, lam)
+
+
+def person_basis_from_moments(
+    moments: DesignMoments, generic: ExpressionBasis, lam: float
+) -> ExpressionBasis:
+    """fit_person_basis from sums gathered block by block (see scan_poses)."""
+    n, xtx, xty = moments.centred()
+    prior = generic.fields.astype(np.float64)
+    fields = ridge_fields_from_moments(n, xtx, xty, lam, prior, basis_supports(generic))
     return ExpressionBasis(
         fields.astype(np.float32), generic.template, dict(generic.meta, person=f"lam={lam:g}")
     )
@@ -340,32 +431,43 @@ def heldout_fit_error(
 
 def apply_basis(
     track: FaceTrack,
-    norm: NormalisedTrack,
+    norm: FramePoses,
     basis: ExpressionBasis,
     new_blendshapes: np.ndarray,
     *,
     lip_correction: bool = True,
     protect_blinks: bool = True,
+    out: np.ndarray | None = None,
+    block: int = APPLY_BLOCK,
 ) -> np.ndarray:
     """(T, 478, 3) float32 landmarks = tracked + basis x (edited - tracked blendshapes), the
     displacement built in normalised space and mapped back with each frame's inverse pose.
 
-    Frames are processed in blocks so the temporaries stay small whatever the video length.
+    Frames are processed in blocks so the temporaries stay small whatever the video length;
+    `out` (default: a new in-memory array) receives the result, block by block, and the pages
+    of both arrays are released after each block when they live on disk (see outofcore.py).
+    Frames that cannot be edited (no face) get the tracked rows.
     """
-    out = track.landmarks.copy()
-    rows = np.flatnonzero(track.valid & np.isfinite(norm.scale))
+    if out is None:
+        out = np.empty(track.landmarks.shape, dtype=np.float32)
+    editable = track.valid & np.isfinite(norm.scale)
     fields = basis.fields.astype(np.float64)
     template = basis.template.astype(np.float64)
-    for start in range(0, rows.size, APPLY_BLOCK):
-        block = rows[start : start + APPLY_BLOCK]
-        delta = new_blendshapes[block] - track.blendshapes[block].astype(np.float64)
-        disp = np.einsum("bc,cnk->bnk", delta, fields)
-        if protect_blinks:
-            disp = keep_blinks(disp, track.blendshapes[block], template)
-        if lip_correction:
-            disp = keep_lip_opening(disp, basis.template)
-        moved = track.landmarks[block].astype(np.float64) + to_frame_displacement(disp, norm, block)
-        out[block] = moved.astype(np.float32)
+    for sl in blocks(track.n_frames, block):
+        out[sl] = track.landmarks[sl]
+        rows = sl.start + np.flatnonzero(editable[sl])
+        if rows.size:
+            delta = new_blendshapes[rows] - track.blendshapes[rows].astype(np.float64)
+            disp = np.einsum("bc,cnk->bnk", delta, fields)
+            if protect_blinks:
+                disp = keep_blinks(disp, track.blendshapes[rows], template)
+            if lip_correction:
+                disp = keep_lip_opening(disp, basis.template)
+            moved = track.landmarks[rows].astype(np.float64)
+            moved += to_frame_displacement(disp, norm, rows)
+            out[rows] = moved.astype(np.float32)
+        release(track.landmarks, sl.start, sl.stop)
+        release(out, sl.start, sl.stop)
     return out
 
 

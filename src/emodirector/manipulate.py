@@ -28,12 +28,12 @@ from .emotions import (
 from .errors import InputError, NoFaceError
 from .expression import (
     ExpressionBasis,
-    NormalisedTrack,
     apply_basis,
-    fit_person_basis,
     load_generic_basis,
-    normalise_track,
+    person_basis_from_moments,
+    scan_poses,
 )
+from .outofcore import empty_rows
 from .track import TrackOptions, track_video
 from .types import EditedTrack, FaceTrack, ProgressHook, no_progress
 
@@ -62,6 +62,7 @@ class ManipulateOptions:
     keep_dynamics: float = 0.3  # share of the person's own emotional motion kept at intensity 1
     lip_correction: bool = True  # keep the original inner-lip opening exactly
     protect_blinks: bool = True  # no eyelid edit while the eye is closed
+    chunk_frames: int = 256  # frames whose landmarks are worked on at once (bounds memory)
 
 
 def check_request(request: EditRequest) -> PresetBook:
@@ -150,28 +151,30 @@ def manipulate(
         raise NoFaceError(
             f"the track of {track.source or 'this video'} has no frame with a face; there is nothing to edit."
         )
+    if options.chunk_frames < 1:
+        raise InputError(f"chunk_frames {options.chunk_frames}: give a number of frames >= 1.")
     plan = plan_edit(track, request, book, references)
-    new_bs = edit_blendshapes(track, plan, options.keep_dynamics)
-    norm = normalise_track(track, load_generic_basis())
-    chosen = basis or _basis_for(track, norm, options)
+    new_bs = edit_blendshapes(track, plan, options.keep_dynamics, options.chunk_frames)
+    generic = load_generic_basis()
+    fit = basis is None and options.basis == "person"
+    poses, moments = scan_poses(track, generic.template, options.chunk_frames, moments=fit)
+    if basis is not None:
+        chosen = basis
+    elif moments is not None:
+        chosen = person_basis_from_moments(moments, generic, options.person_regularisation)
+    else:
+        chosen = generic
     landmarks = apply_basis(
         track,
-        norm,
+        poses,
         chosen,
         new_bs,
         lip_correction=options.lip_correction,
         protect_blinks=options.protect_blinks,
+        out=empty_rows(track.landmarks, np.float32),
+        block=options.chunk_frames,
     )
     return _edited(track, new_bs, landmarks, plan, request, options)
-
-
-def _basis_for(
-    track: FaceTrack, norm: NormalisedTrack, options: ManipulateOptions
-) -> ExpressionBasis:
-    generic = load_generic_basis()
-    if options.basis == "generic":
-        return generic
-    return fit_person_basis(track, norm, generic, options.person_regularisation)
 
 
 def _edited(
@@ -182,8 +185,9 @@ def _edited(
     request: EditRequest,
     options: ManipulateOptions,
 ) -> EditedTrack:
+    """The EditedTrack; `landmarks` (float32, tracked rows where no face) is kept as it is:
+    it may live on disk (see outofcore.py), so no whole-array expression touches it."""
     invalid = ~track.valid
-    landmarks[invalid] = track.landmarks[invalid]
     new_bs[invalid] = track.blendshapes[invalid]
     meta = {
         "request": plan.describe(),
@@ -201,7 +205,7 @@ def _edited(
     intensity = np.where(invalid, 0.0, plan.intensity).astype(np.float32)
     return EditedTrack(
         original=track,
-        landmarks=landmarks.astype(np.float32),
+        landmarks=landmarks,
         blendshapes=new_bs.astype(np.float32),
         labels=labels,
         intensity=intensity,

@@ -4,6 +4,11 @@ Why two decoding passes: the manipulator needs the whole track (to fit the perso
 basis and to plan transitions), and holding decoded frames until then would make memory grow
 with the length of the video. So pass 1 decodes and tracks (keeping only small per-frame arrays),
 and pass 2 decodes again and streams each frame through the renderer into the writer(s).
+
+Why the landmarks go to temporary files (EditOptions.landmarks_on_disk): even one float32 row of
+landmarks per frame (5.7 KB) would make a 5-minute edit peak far above a 10-second one, so the
+tracked and edited landmarks live in unlinked temporary files (outofcore.py); manipulate works
+on them in chunks and the render pass reads one row per frame, releasing the pages it has used.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from .manipulate import (
     load_references,
     manipulate,
 )
+from .outofcore import release
 from .render import FaceRenderer, RenderOptions, i420_planes
 from .track import TrackOptions, TrackResult, track_frames
 from .types import EditedTrack, FaceTrack, Frame, ProgressHook, VideoInfo, no_progress
@@ -49,6 +55,8 @@ WINDOW_START_KEY = "window_start"
 WINDOW_END_KEY = "window_end"
 # A decoded frame matches a track row when their times differ by less than this (seconds).
 TIME_TOLERANCE = 1e-3
+# The render pass releases the landmark rows it has used every this many frames (outofcore.py).
+RELEASE_EVERY = 256
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,9 @@ class EditOptions:
     start: float | None = None  # seconds; edit only frames from here (output starts at 0)
     end: float | None = None  # seconds; edit only frames before this
     preview: float | None = None  # seconds from `start` (or 0): a short trial; excludes `end`
+    # Keep the per-frame landmarks (tracked and edited) in unlinked temporary files instead of
+    # memory, so that memory stays flat with the length of the video (see outofcore.py).
+    landmarks_on_disk: bool = True
 
 
 @dataclass
@@ -152,7 +163,9 @@ def edit(
     outputs = _check_outputs(video, output, compare, request.references)
     window = resolve_window(options, info)
     references = load_references(request.references, hook, options.track)
-    tracked = _track(video, options.track, window, hook, options.video.prefetch)
+    tracked = _track(
+        video, options.track, window, hook, options.video.prefetch, options.landmarks_on_disk
+    )
     edited = manipulate(tracked.track, request, options.manipulate, references)
     kept = _keep(keep_track, tracked.track, edited)
     stats = render_video(
@@ -197,6 +210,7 @@ def _track(
     window: tuple[float, float] | None,
     hook: ProgressHook,
     prefetch: int,
+    landmarks_on_disk: bool = False,
 ) -> TrackResult:
     """Pass 1: track the face over the range; NoFaceError when it holds no face at all.
 
@@ -207,7 +221,15 @@ def _track(
         info = reader.info
         total = info.frame_count if window is None else None
         with prefetched(_frames_in(reader, window), prefetch) as frames:
-            track = track_frames(frames, info.width, info.height, options, hook=hook, total=total)
+            track = track_frames(
+                frames,
+                info.width,
+                info.height,
+                options,
+                hook=hook,
+                total=total,
+                landmarks_on_disk=landmarks_on_disk,
+            )
         track.fps = info.fps
         track.source = Path(video).name
         result = TrackResult(track=track, decode=_read_stats(reader, window))
@@ -331,9 +353,14 @@ def _open_writers(
 def _rendered(
     frames: Iterable[Frame], renderer: FaceRenderer, edited: EditedTrack, stats: RenderStats
 ) -> Iterator[tuple[Frame, np.ndarray]]:
-    """Each frame with the picture to write for it."""
+    """Each frame with the picture to write for it (landmark pages released as it goes)."""
+    done = 0
     for frame in frames:
         yield frame, _render_one(renderer, frame, edited, stats)
+        if stats.frames - done >= RELEASE_EVERY:
+            for landmarks in (edited.original.landmarks, edited.landmarks):
+                release(landmarks, done, stats.frames)
+            done = stats.frames
 
 
 def _render_one(

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import EmodirectorError, InputError, ModelNotFoundError, VideoError
 from .model import find_face_model
+from .outofcore import RowBuffer, RowFile
 from .types import N_BLENDSHAPES, N_LANDMARKS, FaceTrack, Frame, ProgressHook, no_progress
 from .video import DecodeStats, VideoReader
 
@@ -534,19 +535,27 @@ def track_frames(
     *,
     hook: ProgressHook = no_progress,
     total: int | None = None,
+    landmarks_on_disk: bool = False,
 ) -> FaceTrack:
-    """Track one face over an iterable of frames (streamed; only small per-frame arrays are kept)."""
-    rows: list[FaceObservation | None] = []
-    times: list[float] = []
-    with Landmarker(options) as lm:
-        finder = _Finder(lm, FaceFollower(rank=options.face), options, width, height)
-        for i, frame in enumerate(frames):
-            rows.append(finder.find(i, frame.rgb(), frame.time))
-            while finder.retracted:
-                rows[finder.retracted.pop()] = None
-            times.append(frame.time)
-            hook("track", i + 1, total)
-    track = _stack(rows, times, width, height, options)
+    """Track one face over an iterable of frames (streamed; only small per-frame arrays are kept).
+
+    landmarks_on_disk: write each frame's landmarks to an unlinked temporary file instead of
+    memory, so memory does not grow with the video; the track's landmarks are then mapped from
+    that file (see outofcore.py).
+    """
+    rows = _TrackRows(landmarks_on_disk)
+    try:
+        with Landmarker(options) as lm:
+            finder = _Finder(lm, FaceFollower(rank=options.face), options, width, height)
+            for i, frame in enumerate(frames):
+                rows.append(finder.find(i, frame.rgb(), frame.time), frame.time)
+                while finder.retracted:
+                    rows.retract(finder.retracted.pop())
+                hook("track", i + 1, total)
+    except BaseException:
+        rows.discard()
+        raise
+    track = rows.track(width, height, options)
     track.meta.update(
         acquired_at=",".join(str(i) for i in finder.acquired_at),
         crop_frames=str(finder.crop_hits),
@@ -559,6 +568,58 @@ def track_frames(
     return track
 
 
+class _TrackRows:
+    """The columns of a track as frames come in: small ones in memory, landmarks in memory or
+    in a temporary file. Frames without the face get NaN rows."""
+
+    def __init__(self, landmarks_on_disk: bool) -> None:
+        self.landmarks: RowBuffer | RowFile = (
+            RowFile((N_LANDMARKS, 3), np.float32)
+            if landmarks_on_disk
+            else RowBuffer((N_LANDMARKS, 3), np.float32)
+        )
+        self.blendshapes = RowBuffer((N_BLENDSHAPES,), np.float32)
+        self.transforms = RowBuffer((4, 4), np.float32)
+        self.boxes = RowBuffer((4,), np.float32)
+        self.valid = RowBuffer((), np.bool_)
+        self.times = RowBuffer((), np.float64)
+
+    def append(self, obs: FaceObservation | None, time_s: float) -> None:
+        self.landmarks.append(None if obs is None else obs.landmarks)
+        self.blendshapes.append(None if obs is None else obs.blendshapes)
+        self.transforms.append(None if obs is None else obs.transform)
+        self.boxes.append(None if obs is None else obs.box)
+        self.valid.append(obs is not None)
+        self.times.append(time_s)
+
+    def retract(self, index: int) -> None:
+        """Frame `index` holds no face after all (an unconfirmed detection)."""
+        for column in (self.landmarks, self.blendshapes, self.transforms, self.boxes):
+            column.overwrite(index, None)
+        self.valid.overwrite(index, False)
+
+    def discard(self) -> None:
+        if isinstance(self.landmarks, RowFile):
+            self.landmarks.close()
+
+    def track(self, width: int, height: int, options: TrackOptions) -> FaceTrack:
+        return FaceTrack(
+            landmarks=self.landmarks.array(),
+            blendshapes=self.blendshapes.array(),
+            blendshape_names=BLENDSHAPE_NAMES,
+            transforms=self.transforms.array(),
+            boxes=self.boxes.array(),
+            valid=self.valid.array(),
+            timestamps=self.times.array(),
+            fps=0.0,
+            width=width,
+            height=height,
+            source="",
+            face_index=options.face,
+            meta={"max_faces": str(options.max_faces), "smoothing": str(options.smoothing)},
+        )
+
+
 def _stack(
     rows: list[FaceObservation | None],
     times: list[float],
@@ -566,30 +627,11 @@ def _stack(
     height: int,
     options: TrackOptions,
 ) -> FaceTrack:
-    valid = np.array([obs is not None for obs in rows], dtype=bool)
-    found = [obs for obs in rows if obs is not None]
-
-    def column(name: str, shape: tuple[int, ...]) -> np.ndarray:
-        out = np.full((len(rows), *shape), np.nan, dtype=np.float32)
-        if found:
-            out[valid] = np.stack([getattr(obs, name) for obs in found])
-        return out
-
-    return FaceTrack(
-        landmarks=column("landmarks", (N_LANDMARKS, 3)),
-        blendshapes=column("blendshapes", (N_BLENDSHAPES,)),
-        blendshape_names=BLENDSHAPE_NAMES,
-        transforms=column("transform", (4, 4)),
-        boxes=column("box", (4,)),
-        valid=valid,
-        timestamps=np.asarray(times, dtype=np.float64),
-        fps=0.0,
-        width=width,
-        height=height,
-        source="",
-        face_index=options.face,
-        meta={"max_faces": str(options.max_faces), "smoothing": str(options.smoothing)},
-    )
+    """A track from per-frame observations (None: no face), kept in memory."""
+    columns = _TrackRows(landmarks_on_disk=False)
+    for obs, t in zip(rows, times, strict=True):
+        columns.append(obs, t)
+    return columns.track(width, height, options)
 
 
 def list_faces(

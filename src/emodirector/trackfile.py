@@ -17,22 +17,24 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from .errors import TrackFileError
+from .outofcore import blocks, on_disk, release
 from .types import N_BLENDSHAPES, N_LANDMARKS, FaceTrack
 from .video import atomic_path
 
 TRACK_SCHEMA_VERSION = 1
 TRACK_KIND = "face_track"
+SAVE_BLOCK = 256  # rows of an on-disk array written (then released) at a time
 
 
 def track_arrays(track: FaceTrack) -> dict[str, Any]:
     """The npz payload of a track (also embedded by the edited-track file)."""
     return {
-        "landmarks": track.landmarks.astype(np.float32),
+        "landmarks": np.asarray(track.landmarks, dtype=np.float32),  # no copy: may be on disk
         "blendshapes": track.blendshapes.astype(np.float32),
         "blendshape_names": np.array(track.blendshape_names),
         "transforms": track.transforms.astype(np.float32),
@@ -49,11 +51,28 @@ def track_arrays(track: FaceTrack) -> dict[str, Any]:
 
 
 def save_npz(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
-    """Write an npz atomically (temp file, then rename)."""
+    """Write a compressed npz atomically (temp file, then rename), as np.savez_compressed does,
+    but arrays on disk (outofcore.py) are written block by block and their pages released, so
+    saving a long track does not pull all its landmarks into memory."""
     out = Path(path)
-    with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **payload)
+    with (
+        atomic_path(out) as tmp,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf,
+    ):
+        for name, value in payload.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                _write_npy(f, np.asanyarray(value))
     return out
+
+
+def _write_npy(f: IO[bytes], a: np.ndarray) -> None:
+    if not on_disk(a) or a.ndim == 0 or not a.flags.c_contiguous:
+        np.lib.format.write_array(f, a, allow_pickle=False)
+        return
+    np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(a))
+    for sl in blocks(a.shape[0], SAVE_BLOCK):
+        f.write(a[sl].tobytes())
+        release(a, sl.start, sl.stop)
 
 
 def save_track(track: FaceTrack, path: str | os.PathLike[str]) -> Path:
@@ -152,7 +171,7 @@ def save_edited(edited: EditedTrack, path: str | os.PathLike[str]) -> Path:
     """Write an EditedTrack (original and edited geometry + resolved schedule) to `path`."""
     payload = {f"original_{k}": v for k, v in track_arrays(edited.original).items()}
     payload.update(
-        edited_landmarks=edited.landmarks.astype(np.float32),
+        edited_landmarks=np.asarray(edited.landmarks, dtype=np.float32),
         edited_blendshapes=edited.blendshapes.astype(np.float32),
         labels=np.array(edited.labels, dtype=str),
         intensity=edited.intensity.astype(np.float32),
