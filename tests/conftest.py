@@ -10,9 +10,11 @@ import importlib.metadata
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from emodirector.track import TrackOptions, TrackResult, track_video
+from emodirector.track import BLENDSHAPE_NAMES, TrackOptions, TrackResult, track_video
+from emodirector.types import FaceTrack
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -61,3 +63,46 @@ def tracked() -> Callable[..., TrackResult]:
         return cache[key]
 
     return get
+
+
+def make_track(
+    n: int,
+    *,
+    landmarks: np.ndarray | None = None,
+    blendshapes: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    boxes: np.ndarray | None = None,
+    timestamps: np.ndarray | None = None,
+    fps: float = 25.0,
+    width: int = 640,
+    height: int = 480,
+    source: str = "synthetic.mp4",
+    face_index: int = 0,
+) -> FaceTrack:
+    """A FaceTrack of n frames built from the given arrays; the rest filled as the tracker would.
+
+    Defaults: zero landmarks, blendshapes and boxes, identity transforms, every frame valid,
+    timestamps at `fps`. Rows where valid is False hold NaN, as in a real track.
+    """
+    ok = np.ones(n, bool) if valid is None else np.asarray(valid, bool)
+    lm = np.zeros((n, 478, 3), np.float32) if landmarks is None else landmarks
+    bs = np.zeros((n, 52), np.float32) if blendshapes is None else blendshapes
+    bx = np.zeros((n, 4), np.float32) if boxes is None else boxes
+    tf = np.tile(np.eye(4, dtype=np.float32), (n, 1, 1))
+    arrays = [np.array(a, dtype=np.float32) for a in (lm, bs, tf, bx)]
+    for a in arrays:
+        a[~ok] = np.nan
+    return FaceTrack(
+        landmarks=arrays[0],
+        blendshapes=arrays[1],
+        blendshape_names=BLENDSHAPE_NAMES,
+        transforms=arrays[2],
+        boxes=arrays[3],
+        valid=ok,
+        timestamps=np.arange(n) / fps if timestamps is None else timestamps,
+        fps=fps,
+        width=width,
+        height=height,
+        source=source,
+        face_index=face_index,
+    )

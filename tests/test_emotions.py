@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import make_track
 from emodirector.emotions import (
     EMOTIONAL_CHANNELS,
     FIXED_CHANNELS,
@@ -38,19 +39,7 @@ def fake_track(n: int = 100, fps: float = 25.0, seed: int = 0) -> FaceTrack:
     """Blendshapes only (landmarks are not used by the blendshape edit)."""
     rng = np.random.default_rng(seed)
     bs = np.clip(rng.normal(0.2, 0.1, size=(n, 52)), 0, 1).astype(np.float32)
-    return FaceTrack(
-        landmarks=np.zeros((n, 478, 3), np.float32),
-        blendshapes=bs,
-        blendshape_names=BLENDSHAPE_NAMES,
-        transforms=np.zeros((n, 4, 4), np.float32),
-        boxes=np.zeros((n, 4), np.float32),
-        valid=np.ones(n, bool),
-        timestamps=np.arange(n) / fps,
-        fps=fps,
-        width=100,
-        height=100,
-        source="fake.mp4",
-    )
+    return make_track(n, blendshapes=bs, fps=fps, width=100, height=100, source="fake.mp4")
 
 
 def test_channel_groups_partition_the_blendshapes() -> None:

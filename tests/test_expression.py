@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from conftest import shared_clip
+from conftest import make_track, shared_clip
 from emodirector.expression import (
     BASIS_KIND,
     INNER_LIP_PAIRS,
@@ -59,19 +59,7 @@ def synthetic_track(basis: ExpressionBasis, n: int = 40, seed: int = RNG_SEED) -
     for i in range(n):
         s, r, t = rng.uniform(150, 300), random_rotation(rng), rng.uniform(100, 400, size=3)
         lm[i] = s * faces[i] @ r.T + t  # pixels
-    return FaceTrack(
-        landmarks=lm.astype(np.float32),
-        blendshapes=bs,
-        blendshape_names=BLENDSHAPE_NAMES,
-        transforms=np.tile(np.eye(4, dtype=np.float32), (n, 1, 1)),
-        boxes=np.zeros((n, 4), np.float32),
-        valid=np.ones(n, bool),
-        timestamps=np.arange(n) / 25.0,
-        fps=25.0,
-        width=640,
-        height=640,
-        source="synthetic",
-    )
+    return make_track(n, landmarks=lm.astype(np.float32), blendshapes=bs, height=640)
 
 
 def test_similarity_fit_recovers_a_known_transform() -> None:

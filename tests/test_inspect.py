@@ -8,6 +8,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from conftest import make_track
 from emodirector.errors import InputError
 from emodirector.inspect import MAIN_BLENDSHAPES, plot_blendshapes, summarize
 from emodirector.track import BLENDSHAPE_NAMES
@@ -24,16 +25,14 @@ def synthetic_track(t: int = 50, fps: float = 25.0, valid_from: int = 10) -> Fac
     lm = np.full((t, 478, 3), np.nan, np.float32)
     boxes = np.full((t, 4), np.nan, np.float32)
     boxes[valid] = [100, 50, 220, 190]
-    return FaceTrack(
+    return make_track(
+        t,
         landmarks=lm,
         blendshapes=bs,
-        blendshape_names=BLENDSHAPE_NAMES,
-        transforms=np.full((t, 4, 4), np.nan, np.float32),
-        boxes=boxes,
         valid=valid,
+        boxes=boxes,
         timestamps=times,
         fps=fps,
-        width=640,
         height=360,
         source="clip.mp4",
         face_index=1,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from conftest import shared_clip
+from conftest import make_track, shared_clip
 from emodirector.emotions import FIXED_CHANNELS, SPEECH_CHANNELS, load_presets
 from emodirector.errors import InputError, NoFaceError, TrackFileError
 from emodirector.expression import BLINK_CLOSED, lip_opening, load_generic_basis, normalise_points
@@ -311,19 +311,7 @@ def test_edited_track_file_round_trip(tmp_path, edits: dict[tuple[str, str], Edi
 
 def test_reference_without_a_face_is_refused(tmp_path) -> None:
     n = 5
-    empty = FaceTrack(
-        landmarks=np.full((n, 478, 3), np.nan, np.float32),
-        blendshapes=np.full((n, 52), np.nan, np.float32),
-        blendshape_names=BLENDSHAPE_NAMES,
-        transforms=np.full((n, 4, 4), np.nan, np.float32),
-        boxes=np.full((n, 4), np.nan, np.float32),
-        valid=np.zeros(n, bool),
-        timestamps=np.arange(n) / 25.0,
-        fps=25.0,
-        width=64,
-        height=64,
-        source="empty.mp4",
-    )
+    empty = make_track(n, valid=np.zeros(n, bool), width=64, height=64, source="empty.mp4")
     path = save_track(empty, tmp_path / "empty.npz")
     with pytest.raises(NoFaceError, match="no face found in the reference"):
         load_references([path])

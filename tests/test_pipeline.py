@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import shared_clip
+from conftest import make_track, shared_clip
 from emodirector.errors import NoFaceError, OutputError, TrackFileError
 from emodirector.manipulate import EditRequest, EmotionSpec
 from emodirector.pipeline import (
@@ -289,13 +289,8 @@ def test_all_frames_without_face_equal_a_plain_encode(tmp_path: Path) -> None:
         frames: list[Frame] = list(reader)
         info = reader.info
     n = len(frames)
-    nan = np.full((n, 478, 3), np.nan, dtype=np.float32)
-    track = FaceTrack(
-        landmarks=nan,
-        blendshapes=np.full((n, 52), np.nan, dtype=np.float32),
-        blendshape_names=tuple(f"c{i}" for i in range(52)),
-        transforms=np.full((n, 4, 4), np.nan, dtype=np.float32),
-        boxes=np.full((n, 4), np.nan, dtype=np.float32),
+    track = make_track(
+        n,
         valid=np.zeros(n, dtype=bool),
         timestamps=np.array([f.time for f in frames]),
         fps=info.fps,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_clip
+from conftest import make_track, shared_clip
 from emodirector.classify import EmotionClassifier
 from emodirector.cli import main
 from emodirector.errors import ModelNotFoundError, NoFaceError, VideoError
@@ -110,20 +110,7 @@ def test_lip_opening_is_relative_to_eye_distance() -> None:
 
 
 def _track_of(landmarks: np.ndarray) -> FaceTrack:
-    t = len(landmarks)
-    return FaceTrack(
-        landmarks=landmarks.astype(np.float32),
-        blendshapes=np.zeros((t, 52), np.float32),
-        blendshape_names=tuple(f"b{i}" for i in range(52)),
-        transforms=np.zeros((t, 4, 4), np.float32),
-        boxes=np.zeros((t, 4), np.float32),
-        valid=np.ones(t, bool),
-        timestamps=np.arange(t) / 25.0,
-        fps=25.0,
-        width=640,
-        height=480,
-        source="synthetic",
-    )
+    return make_track(len(landmarks), landmarks=landmarks.astype(np.float32))
 
 
 def test_jitter_ignores_steady_motion_and_sees_shake() -> None:
