@@ -119,13 +119,13 @@ def test_zero_edit_and_no_face_return_the_decoded_picture(
 ) -> None:
     frames, lms = scene
     r = FaceRenderer()
-    same = r.render(frames[0].yuv, lms[0], lms[0].copy())
+    same = r.warp(frames[0].yuv, lms[0], lms[0].copy())
     assert same.outcome == "unchanged" and same.yuv is frames[0].yuv
     tiny_shift = lms[0] + np.float32(0.01)
-    assert r.render(frames[0].yuv, lms[0], tiny_shift).yuv is frames[0].yuv
+    assert r.warp(frames[0].yuv, lms[0], tiny_shift).yuv is frames[0].yuv
     nan = np.full_like(lms[0], np.nan)
-    assert r.render(frames[0].yuv, nan, nan).outcome == "no_face"
-    assert r.render(frames[0].yuv, None, None).yuv is frames[0].yuv
+    assert r.warp(frames[0].yuv, nan, nan).outcome == "no_face"
+    assert r.warp(frames[0].yuv, None, None).yuv is frames[0].yuv
 
 
 def test_translation_is_exact_inside_and_nothing_changes_outside(
@@ -135,7 +135,7 @@ def test_translation_is_exact_inside_and_nothing_changes_outside(
     yuv = frames[3].yuv
     src = lms[3]
     dst = _moved(src, tuple(range(N_LANDMARKS)), 4.0, -2.0)  # the whole face moves
-    out = FaceRenderer().render(yuv, src, dst)
+    out = FaceRenderer().warp(yuv, src, dst)
     assert out.outcome == "edited" and out.box is not None
     y_in, u_in, v_in = i420_planes(yuv)
     y_out, u_out, v_out = i420_planes(out.yuv)
@@ -167,7 +167,7 @@ def test_cost_region_follows_the_face_not_the_frame(scene: tuple[list[Frame], np
     frames, lms = scene
     src = lms[0]
     dst = _moved(src, INNER_LIP_UPPER, 0.0, -3.0)
-    out = FaceRenderer().render(frames[0].yuv, src, dst)
+    out = FaceRenderer().warp(frames[0].yuv, src, dst)
     assert out.box is not None
     w = face_width(src[:, :2])
     assert out.box.width <= 2 * w and out.box.height <= 2.5 * w
@@ -201,7 +201,7 @@ def test_tiny_face_passes_through(scene: tuple[list[Frame], np.ndarray]) -> None
     centre = src[:, :2].mean(axis=0)
     src[:, :2] = centre + (src[:, :2] - centre) * (50.0 / face_width(src[:, :2]))
     dst = _moved(src, INNER_LIP_UPPER, 0.0, -1.0)
-    out = FaceRenderer().render(frames[0].yuv, src, dst)
+    out = FaceRenderer().warp(frames[0].yuv, src, dst)
     assert out.outcome == "tiny" and out.yuv is frames[0].yuv
 
 
@@ -211,12 +211,12 @@ def test_face_at_the_frame_edge(scene: tuple[list[Frame], np.ndarray], dx: float
     src = lms[0].copy()
     src[:, 0] += dx  # half the face (or more) is outside the picture
     dst = _moved(src, (61, 291), 0.0, -5.0)
-    out = FaceRenderer().render(frames[0].yuv, src, dst)
+    out = FaceRenderer().warp(frames[0].yuv, src, dst)
     assert out.yuv.shape == frames[0].yuv.shape
     assert out.box is None or (out.box.x0 >= 0 and out.box.x1 <= 480)
     gone = src.copy()
     gone[:, 0] += 2000.0
-    assert FaceRenderer().render(frames[0].yuv, gone, gone + 3).outcome == "no_face"
+    assert FaceRenderer().warp(frames[0].yuv, gone, gone + 3).outcome == "no_face"
 
 
 def test_wider_lips_get_a_dark_cavity_not_a_smear(scene: tuple[list[Frame], np.ndarray]) -> None:
@@ -226,8 +226,8 @@ def test_wider_lips_get_a_dark_cavity_not_a_smear(scene: tuple[list[Frame], np.n
     src = lms[k]
     lower = tuple(i for i in INNER_LIP_LOWER[1:-1]) + (14, 17, 84, 314, 87, 317, 178, 402)
     dst = _moved(src, tuple(sorted(set(lower))), 0.0, 12.0)
-    with_fill = FaceRenderer().render(frames[k].yuv, src, dst)
-    without = FaceRenderer(RenderOptions(mouth_fill=False)).render(frames[k].yuv, src, dst)
+    with_fill = FaceRenderer().warp(frames[k].yuv, src, dst)
+    without = FaceRenderer(RenderOptions(mouth_fill=False)).warp(frames[k].yuv, src, dst)
     inner = np.concatenate([dst[list(INNER_LIP_UPPER), :2], dst[list(INNER_LIP_LOWER), :2][::-1]])
     y_in = i420_planes(frames[k].yuv)[0]
     mask = np.zeros(y_in.shape, dtype=np.uint8)
@@ -246,14 +246,14 @@ def test_narrowed_eye_moves_rigidly(scene: tuple[list[Frame], np.ndarray]) -> No
     src = lms[2]
     upper_lid = (466, 388, 387, 386, 385, 384, 398)
     dst = _moved(src, upper_lid, 0.0, 2.0)
-    out = FaceRenderer().render(frames[2].yuv, src, dst)
+    out = FaceRenderer().warp(frames[2].yuv, src, dst)
     y_in, y_out = i420_planes(frames[2].yuv)[0], i420_planes(out.yuv)[0]
     eye = np.zeros(y_in.shape, dtype=np.uint8)
     cv2.fillPoly(eye, [np.round(dst[list(LEFT_EYE), :2]).astype(np.int32)], 1)
     eye = cv2.erode(eye, np.ones((3, 3), np.uint8)).astype(bool)
     assert eye.sum() > 20
     assert np.array_equal(y_out[eye], y_in[eye])
-    stretchy = FaceRenderer(RenderOptions(rigid_eyes=False)).render(frames[2].yuv, src, dst)
+    stretchy = FaceRenderer(RenderOptions(rigid_eyes=False)).warp(frames[2].yuv, src, dst)
     assert not np.array_equal(i420_planes(stretchy.yuv)[0][eye], y_in[eye])
 
 
@@ -279,7 +279,7 @@ def test_4k_frame_costs_the_face_not_the_frame(scene: tuple[list[Frame], np.ndar
     src[:, 0] += 2500.0  # the face sits right of centre in the 4K picture
     src[:, 1] += 1200.0
     dst = _smile(src, 6.0)
-    out = FaceRenderer().render(yuv, src, dst)
+    out = FaceRenderer().warp(yuv, src, dst)
     assert out.outcome == "edited" and out.box is not None
     assert out.box.width * out.box.height < 0.05 * 3840 * 2160
     y_in, y_out = i420_planes(yuv)[0], i420_planes(out.yuv)[0]

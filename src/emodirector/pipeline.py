@@ -36,7 +36,14 @@ from .manipulate import (
     manipulate,
 )
 from .outofcore import release
-from .render import FaceRenderer, RenderOptions, i420_planes
+from .render import (
+    FaceEdit,
+    Renderer,
+    RenderOptions,
+    check_renderer,
+    i420_planes,
+    make_renderer,
+)
 from .track import TrackOptions, TrackResult, track_frames
 from .types import EditedTrack, FaceTrack, Frame, ProgressHook, VideoInfo, no_progress
 from .video import (
@@ -189,6 +196,7 @@ def check_video_options(options: RenderVideoOptions) -> None:
         )
     if options.prefetch < 0:
         raise InputError(f"prefetch {options.prefetch}: give 0 (off) or a number of frames.")
+    check_renderer(options.render)
 
 
 def _check_outputs(
@@ -298,10 +306,11 @@ def render_video(
     t0 = time.perf_counter()
     check_video_options(options)
     _check_outputs(video, output, compare, ())
-    renderer = FaceRenderer(options.render)
+    renderer = make_renderer(options.render)
     with VideoReader(video) as reader:
         info = reader.info
         _check_match(edited, info, video)
+        renderer.prepare(video, edited, window)
         stats = RenderStats(output=Path(output), compare=None if compare is None else Path(compare))
         with contextlib.ExitStack() as stack:
             writer, side = _open_writers(stack, video, info, output, compare, window, options)
@@ -351,7 +360,7 @@ def _open_writers(
 
 
 def _rendered(
-    frames: Iterable[Frame], renderer: FaceRenderer, edited: EditedTrack, stats: RenderStats
+    frames: Iterable[Frame], renderer: Renderer, edited: EditedTrack, stats: RenderStats
 ) -> Iterator[tuple[Frame, np.ndarray]]:
     """Each frame with the picture to write for it (landmark pages released as it goes)."""
     done = 0
@@ -364,7 +373,7 @@ def _rendered(
 
 
 def _render_one(
-    renderer: FaceRenderer, frame: Frame, edited: EditedTrack, stats: RenderStats
+    renderer: Renderer, frame: Frame, edited: EditedTrack, stats: RenderStats
 ) -> np.ndarray:
     """The picture to write for one frame, counting what happened to it."""
     i = stats.frames
@@ -372,7 +381,14 @@ def _render_one(
     if not edited.original.valid[i]:
         return frame.yuv
     stats.with_face += 1
-    result = renderer.render(frame.yuv, edited.original.landmarks[i], edited.landmarks[i])
+    face = FaceEdit(
+        index=i,
+        src=edited.original.landmarks[i],
+        dst=edited.landmarks[i],
+        src_blendshapes=edited.original.blendshapes[i],
+        dst_blendshapes=edited.blendshapes[i],
+    )
+    result = renderer.render(frame.yuv, face)
     if result.outcome == "edited":
         stats.edited += 1
     elif result.outcome == "tiny":

@@ -1,193 +1,40 @@
-"""Render one frame: move the real pixels of the face from the tracked to the edited geometry.
+"""The plain warp: move the real pixels of the face from the tracked to the edited geometry.
 
-Why this shape:
-- One dense inverse map and one `cv2.remap` per plane, over the face box only (per-triangle
-  `warpAffine` costs 110-200 ms a frame). The map is piecewise affine on a fixed mesh: MediaPipe's
-  face tesselation, fans that close the eye holes, strips that close the mouth, and a strip out
-  to a ring of fixed points beyond the face oval, so the displacement fades to zero before the
-  box edge and hair, ears and background never move. The topology never changes between frames,
-  so the map is continuous in the landmarks: no shimmer from re-triangulating.
-- The map is computed on a coarse grid (a triangle-id raster, then barycentric weights clamped
-  to the triangle, so a sliver never extrapolates) and upsampled; around the eyes and the mouth,
-  whose lids and lips are a few pixels apart, on a grid of 1-2 pixels. The cost follows the
-  face size, not the frame size.
-- The decoder's I420 planes are warped directly (luma at full, chroma at half resolution): no
-  colour conversion at all, so every pixel the warp does not move stays bit-identical.
-- Eyes: where the edit narrows an eye, its opening moves rigidly with the iris (the lid covers
-  the eye instead of squashing the iris); where it widens, the opening stretches.
-- Mouth: when the edited lips part wider than the source's, the new part of the opening is
-  shaded toward the darkest colour of the source lips (a cavity) instead of smearing the lip line.
+See render/__init__.py for why it is shaped this way.
 """
 
 from __future__ import annotations
 
-import functools
+import os
 from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import numpy as np
 
-from .errors import InputError
-from .types import N_LANDMARKS
+from ..errors import InputError
+from ..types import EditedTrack
+from .base import FaceEdit, Outcome, RenderedFrame, RenderOptions, i420_planes
+from .mesh import (
+    LEFT_EYE,
+    LEFT_EYE_PAIRS,
+    LEFT_IRIS_CENTRE,
+    OUTER_LIP,
+    RIGHT_EYE,
+    RIGHT_EYE_PAIRS,
+    RIGHT_IRIS_CENTRE,
+    Box,
+    Mesh,
+    face_width,
+    opening,
+    ring_points,
+    warp_box,
+    warp_mesh,
+)
+from .mouth import shade_cavity
 
-# Landmark loops of MediaPipe's face mesh (indices into the 478 landmarks).
-FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
-             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67,
-             109)  # fmt: skip
-INNER_LIP_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)  # corner to corner
-INNER_LIP_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)  # corner to corner
-OUTER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181,
-             91, 146)  # fmt: skip
-# Eye openings (closed loops) and the iris centre each one holds.
-RIGHT_EYE = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
-LEFT_EYE = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
-RIGHT_IRIS_CENTRE = 468
-LEFT_IRIS_CENTRE = 473
-# Pairs (upper, lower) across each eye and across the inner lips, to measure openings.
-RIGHT_EYE_PAIRS = ((159, 145), (158, 153), (160, 144))
-LEFT_EYE_PAIRS = ((386, 374), (385, 380), (387, 373))
-INNER_LIP_PAIRS = ((82, 87), (13, 14), (312, 317))
 # Regions whose displacement is computed on a finer grid (lids and lips are a few pixels apart),
 # with the grid step in pixels: every pixel for the eyes, every other one for the mouth.
 DETAIL_LOOPS = ((RIGHT_EYE, 1), (LEFT_EYE, 1), (OUTER_LIP, 2))
-
-# Y, U, V of a mouth cavity when the source lips cannot be sampled (a dark, slightly red shadow).
-CAVITY_FALLBACK = (30.0, 126.0, 140.0)
-
-Outcome = Literal["no_face", "unchanged", "tiny", "edited"]
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """How to warp a face. The CLI reads its defaults from here."""
-
-    grid_step: int = 4  # pixels between samples of the displacement grid (even, >= 2)
-    ring_margin: float = 0.35  # fixed ring beyond the face oval, as a share of centre-to-oval
-    min_face_width: float = 64.0  # pixels; narrower faces pass through unchanged (with a warning)
-    min_shift: float = 0.05  # pixels; an edit that moves no landmark more is treated as zero
-    rigid_eyes: bool = True  # a narrowed eye opening moves rigidly with the iris
-    mouth_fill: bool = True  # shade the newly opened part of the mouth as a cavity
-    mouth_fill_gain: float = 2.0  # pixels of extra lip opening before the cavity is shaded
-
-
-@dataclass(frozen=True)
-class Mesh:
-    """The fixed warp mesh: 478 landmarks + len(FACE_OVAL) ring points, triangles drawn in order."""
-
-    triangles: np.ndarray  # (K, 3) int32 vertex indices; later rows overwrite earlier ones
-    n_ring_first: int  # rows [0, n_ring_first) are the ring strip (drawn first: the face wins)
-    face_rows: np.ndarray  # (F,) int64 rows of the tesselation (drawn after the fills)
-    right_eye_rows: np.ndarray  # (16,) int64 rows of the right eye's fan
-    left_eye_rows: np.ndarray  # (16,) int64 rows of the left eye's fan
-
-
-def _tesselation() -> np.ndarray:
-    """(852, 3) triangles of MediaPipe's face mesh (its edge list comes in triangle triples)."""
-    from mediapipe.tasks.python.vision import FaceLandmarksConnections
-
-    edges = FaceLandmarksConnections.FACE_LANDMARKS_TESSELATION
-    return np.array(
-        [[edges[i].start, edges[i + 1].start, edges[i + 2].start] for i in range(0, len(edges), 3)],
-        dtype=np.int32,
-    )
-
-
-def _fan(loop: tuple[int, ...], centre: int) -> np.ndarray:
-    return np.array(
-        [[centre, loop[i], loop[(i + 1) % len(loop)]] for i in range(len(loop))], dtype=np.int32
-    )
-
-
-def _mouth_strip() -> np.ndarray:
-    up, lo = INNER_LIP_UPPER, INNER_LIP_LOWER
-    tris = [[up[0], up[1], lo[1]], [up[-1], lo[-2], up[-2]]]
-    for i in range(1, len(up) - 2):
-        tris += [[up[i], lo[i], up[i + 1]], [up[i + 1], lo[i], lo[i + 1]]]
-    return np.array(tris, dtype=np.int32)
-
-
-def _ring_strip() -> np.ndarray:
-    n = len(FACE_OVAL)
-    tris = []
-    for i in range(n):
-        j = (i + 1) % n
-        a, b = FACE_OVAL[i], FACE_OVAL[j]
-        ra, rb = N_LANDMARKS + i, N_LANDMARKS + j
-        tris += [[a, ra, b], [b, ra, rb]]
-    return np.array(tris, dtype=np.int32)
-
-
-@functools.lru_cache(maxsize=1)
-def warp_mesh() -> Mesh:
-    """The mesh, built once per process (read-only arrays)."""
-    ring = _ring_strip()
-    fills = [_mouth_strip(), _fan(RIGHT_EYE, RIGHT_IRIS_CENTRE), _fan(LEFT_EYE, LEFT_IRIS_CENTRE)]
-    face = _tesselation()
-    tris = np.concatenate([ring, *fills, face])
-    n_ring, n_mouth, n_eye = len(ring), len(fills[0]), len(fills[1])
-    r0 = n_ring + n_mouth
-    mesh = Mesh(
-        triangles=tris,
-        n_ring_first=n_ring,
-        face_rows=np.arange(r0 + 2 * n_eye, len(tris)),
-        right_eye_rows=np.arange(r0, r0 + n_eye),
-        left_eye_rows=np.arange(r0 + n_eye, r0 + 2 * n_eye),
-    )
-    for a in (mesh.triangles, mesh.face_rows, mesh.right_eye_rows, mesh.left_eye_rows):
-        a.setflags(write=False)  # shared by every renderer of the process
-    return mesh
-
-
-def ring_points(src: np.ndarray, margin: float) -> np.ndarray:
-    """(36, 2) fixed points beyond the face oval: each oval point pushed out from the oval centre."""
-    oval = src[list(FACE_OVAL)]
-    centre = oval.mean(axis=0)
-    return (centre + (oval - centre) * (1.0 + margin)).astype(np.float32)
-
-
-def opening(points: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> float:
-    """Mean distance in pixels between paired upper/lower landmarks (lip or eye opening)."""
-    a = points[[p[0] for p in pairs]]
-    b = points[[p[1] for p in pairs]]
-    return float(np.linalg.norm(a - b, axis=1).mean())
-
-
-def face_width(src: np.ndarray) -> float:
-    """Width in pixels of the face oval."""
-    oval = src[list(FACE_OVAL), 0]
-    return float(oval.max() - oval.min())
-
-
-@dataclass(frozen=True)
-class Box:
-    """An even-aligned pixel box x0 <= x < x1, y0 <= y < y1 inside the (even-padded) frame."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-    @property
-    def width(self) -> int:
-        return self.x1 - self.x0
-
-    @property
-    def height(self) -> int:
-        return self.y1 - self.y0
-
-
-def warp_box(points: np.ndarray, width2: int, height2: int) -> Box | None:
-    """The even-aligned box holding `points` (N, 2), clipped to the frame; None if empty."""
-    lo = np.floor(points.min(axis=0)) - 2
-    hi = np.ceil(points.max(axis=0)) + 3
-    x0 = max(0, int(lo[0]) // 2 * 2)
-    y0 = max(0, int(lo[1]) // 2 * 2)
-    x1 = min(width2, (int(hi[0]) + 1) // 2 * 2)
-    y1 = min(height2, (int(hi[1]) + 1) // 2 * 2)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    return Box(x0, y0, x1, y1)
 
 
 @dataclass
@@ -276,29 +123,10 @@ def displacement_grid(
     return disp
 
 
-@dataclass
-class RenderedFrame:
-    """The picture to write and what happened to it."""
-
-    yuv: np.ndarray  # (H2 * 3 // 2, W2) uint8 I420; the input array itself when nothing changed
-    outcome: Outcome
-    box: Box | None = None  # the warped region (pixels), None when nothing changed
-
-
-def i420_planes(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Views (Y (H2, W2), U (H2/2, W2/2), V) into an OpenCV I420 array (writes go through)."""
-    w2 = yuv.shape[1]
-    h2 = yuv.shape[0] * 2 // 3
-    flat = yuv.reshape(-1)
-    n, q = h2 * w2, (h2 // 2) * (w2 // 2)
-    y = flat[:n].reshape(h2, w2)
-    u = flat[n : n + q].reshape(h2 // 2, w2 // 2)
-    v = flat[n + q : n + 2 * q].reshape(h2 // 2, w2 // 2)
-    return y, u, v
-
-
-class FaceRenderer:
+class WarpRenderer:
     """Warps faces frame by frame with fixed options; holds no per-video state."""
+
+    name = "warp"
 
     def __init__(self, options: RenderOptions = RenderOptions()) -> None:
         if options.grid_step < 2 or options.grid_step % 2:
@@ -316,7 +144,21 @@ class FaceRenderer:
             return "tiny"
         return "edited"
 
-    def render(
+    def prepare(
+        self,
+        video: str | os.PathLike[str],
+        edited: EditedTrack,
+        window: tuple[float, float] | None = None,
+    ) -> None:
+        """The plain warp needs nothing from the clip beyond each frame's geometry."""
+
+    def render(self, yuv: np.ndarray, face: FaceEdit | None) -> RenderedFrame:
+        """The renderer contract (render/base.py): warp the face of one frame to its edit."""
+        if face is None:
+            return RenderedFrame(yuv=yuv, outcome="no_face")
+        return self.warp(yuv, face.src, face.dst)
+
+    def warp(
         self, yuv: np.ndarray, src: np.ndarray | None, dst: np.ndarray | None
     ) -> RenderedFrame:
         """Warp the face of one I420 frame from landmarks `src` to `dst` ((478, 2+) pixels)."""
@@ -331,7 +173,7 @@ class FaceRenderer:
         out = yuv.copy()
         _remap_planes(yuv, out, full, half, box)
         if self.options.mouth_fill:
-            _shade_cavity(yuv, out, src[:, :2], dst[:, :2], self.options.mouth_fill_gain)
+            shade_cavity(yuv, out, src[:, :2], dst[:, :2], self.options.mouth_fill_gain)
         return RenderedFrame(yuv=out, outcome="edited", box=box)
 
     def displacement(
@@ -450,57 +292,3 @@ def _remap_planes(
         dst_p[cy0 : cy0 + ch, cx0 : cx0 + cw] = cv2.remap(
             src_p, cmx, cmy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-
-
-def _shade_cavity(
-    yuv: np.ndarray, out: np.ndarray, s2: np.ndarray, d2: np.ndarray, min_gain: float
-) -> None:
-    """Darken the newly opened share of the mouth toward the source lips' darkest colour."""
-    o_src, o_dst = opening(s2, INNER_LIP_PAIRS), opening(d2, INNER_LIP_PAIRS)
-    if o_dst - o_src < min_gain:
-        return
-    alpha = float(np.clip((o_dst - o_src) / max(o_dst, 1e-3), 0.0, 1.0))
-    inner = np.concatenate([d2[list(INNER_LIP_UPPER)], d2[list(INNER_LIP_LOWER)][::-1][1:-1]])
-    h2, w2 = yuv.shape[0] * 2 // 3, yuv.shape[1]
-    mbox = warp_box(np.concatenate([inner, s2[list(OUTER_LIP)]]), w2, h2)
-    if mbox is None:
-        return
-    cavity = _cavity_colour(yuv, s2, mbox)
-    mask = np.zeros((mbox.height, mbox.width), dtype=np.float32)
-    poly = np.round((inner - [mbox.x0, mbox.y0]) * 16).astype(np.int32)
-    cv2.fillPoly(mask, [poly], 1.0, cv2.LINE_AA, 4)
-    feather = max(1, int(round(o_dst * 0.15))) * 2 + 1
-    mask = cv2.GaussianBlur(mask, (feather, feather), 0) * mask * alpha
-    yo, uo, vo = i420_planes(out)
-    sl = (slice(mbox.y0, mbox.y1), slice(mbox.x0, mbox.x1))
-    yo[sl] = _blend(yo[sl], cavity[0], mask)
-    cmask = cv2.resize(mask, (mbox.width // 2, mbox.height // 2), interpolation=cv2.INTER_AREA)
-    csl = (slice(mbox.y0 // 2, mbox.y1 // 2), slice(mbox.x0 // 2, mbox.x1 // 2))
-    uo[csl] = _blend(uo[csl], cavity[1], cmask)
-    vo[csl] = _blend(vo[csl], cavity[2], cmask)
-
-
-def _cavity_colour(yuv: np.ndarray, s2: np.ndarray, mbox: Box) -> tuple[float, float, float]:
-    """Y, U, V of a mouth cavity: the darkest tenth of the source lip region, darker still."""
-    ys, us, vs = i420_planes(yuv)
-    mask = np.zeros((mbox.height, mbox.width), dtype=np.uint8)
-    poly = np.round(s2[list(OUTER_LIP)] - [mbox.x0, mbox.y0]).astype(np.int32)
-    cv2.fillPoly(mask, [poly], 1)
-    sel = mask.astype(bool)
-    yb = ys[mbox.y0 : mbox.y1, mbox.x0 : mbox.x1]
-    ub = us[mbox.y0 // 2 : mbox.y1 // 2, mbox.x0 // 2 : mbox.x1 // 2]
-    vb = vs[mbox.y0 // 2 : mbox.y1 // 2, mbox.x0 // 2 : mbox.x1 // 2]
-    dark = sel & (yb <= np.percentile(yb[sel], 10)) if sel.sum() >= 4 else sel
-    cdark = dark[::2, ::2][: ub.shape[0], : ub.shape[1]]
-    if cdark.sum() == 0:
-        return CAVITY_FALLBACK
-    # Lips (often made up) are lighter and redder than the shadow inside the mouth.
-    y = 0.6 * float(yb[dark].mean())
-    u = 128.0 + 0.5 * (float(ub[cdark].mean()) - 128.0)
-    v = 128.0 + 0.5 * (float(vb[cdark].mean()) - 128.0)
-    return y, u, v
-
-
-def _blend(plane: np.ndarray, value: float, weight: np.ndarray) -> np.ndarray:
-    mixed = plane.astype(np.float32) * (1.0 - weight) + value * weight
-    return np.clip(np.round(mixed), 0, 255).astype(np.uint8)
