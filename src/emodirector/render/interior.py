@@ -243,11 +243,8 @@ class MouthBank:
         self, entry: BankEntry, d2: np.ndarray, box: Box, light: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The entry's interior mapped into `box` of the edited frame, relit: Y, U, V float32."""
-        mx, my = _strip_map(_core(entry.points), d2 - [box.x0, box.y0], box)
+        mx, my, cmx, cmy = _strip_map(_core(entry.points), d2 - [box.x0, box.y0], box)
         y = cv2.remap(entry.y, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        half = (box.width // 2, box.height // 2)
-        cmx = (cv2.resize(mx, half, interpolation=cv2.INTER_AREA) - 0.5) / 2
-        cmy = (cv2.resize(my, half, interpolation=cv2.INTER_AREA) - 0.5) / 2
         u = cv2.remap(entry.u, cmx, cmy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         v = cv2.remap(entry.v, cmx, cmy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # Light falls on the interior as on the skin around it: scale luma, shift chroma.
@@ -270,9 +267,13 @@ def _core(points: np.ndarray) -> np.ndarray:
     return out
 
 
-def _strip_map(bank: np.ndarray, dst: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
-    """(bh, bw) x and y maps from pixels of `box` into the bank crop: piecewise affine over the
-    inner-lip strip (dst: landmarks in box pixels), the best overall affine map elsewhere."""
+def _strip_map(
+    bank: np.ndarray, dst: np.ndarray, box: Box
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Maps from pixels of `box` into the bank crop: luma x, y (bh, bw) and chroma x, y
+    (bh/2, bw/2), in the crop's luma and chroma pixels. Piecewise affine over the inner-lip strip
+    (dst: landmarks in box pixels), the best overall affine map elsewhere; computed every other
+    pixel (the grid's samples sit on the chroma pixels) and upsampled for luma."""
     ids = list(INNER_LIP_UPPER) + list(INNER_LIP_LOWER[1:-1])
     d = np.asarray(dst[:, :2], dtype=np.float64)
     b = np.asarray(bank[:, :2], dtype=np.float64)
@@ -285,13 +286,22 @@ def _strip_map(bank: np.ndarray, dst: np.ndarray, box: Box) -> tuple[np.ndarray,
     dst_v = d.astype(np.float32)
     field = triangle_field(src_v, dst_v, mesh.triangles)
     local = Box(0, 0, box.width, box.height)
-    disp = displacement_grid(dst_v, mesh, local, 1, field, mesh.face_rows)
-    disp = disp[: box.height, : box.width]
-    gx = np.arange(box.width, dtype=np.float64)[None, :]
-    gy = np.arange(box.height, dtype=np.float64)[:, None]
-    mx = affine[0, 0] * gx + affine[1, 0] * gy + affine[2, 0] + disp[..., 0]
-    my = affine[0, 1] * gx + affine[1, 1] * gy + affine[2, 1] + disp[..., 1]
-    return mx.astype(np.float32), my.astype(np.float32)
+    grid = displacement_grid(dst_v, mesh, local, 2, field, mesh.face_rows)  # at (2j+.5, 2i+.5)
+    ny, nx = grid.shape[:2]
+    full = cv2.resize(grid, (nx * 2, ny * 2), interpolation=cv2.INTER_LINEAR)
+    full = full[: box.height, : box.width]
+    half = grid[: box.height // 2, : box.width // 2]
+
+    def mapped(offset: np.ndarray, h: int, w: int, at: float) -> tuple[np.ndarray, np.ndarray]:
+        gx = np.arange(w, dtype=np.float64)[None, :] * (1 + at) + at / 2
+        gy = np.arange(h, dtype=np.float64)[:, None] * (1 + at) + at / 2
+        mx = affine[0, 0] * gx + affine[1, 0] * gy + affine[2, 0] + offset[..., 0]
+        my = affine[0, 1] * gx + affine[1, 1] * gy + affine[2, 1] + offset[..., 1]
+        return mx.astype(np.float32), my.astype(np.float32)
+
+    mx, my = mapped(full, box.height, box.width, 0.0)
+    cx, cy = mapped(half, box.height // 2, box.width // 2, 1.0)  # chroma j at luma 2j + 0.5
+    return mx, my, (cx - 0.5) / 2, (cy - 0.5) / 2
 
 
 def mouth_shape_rows(edited: EditedTrack, *, from_edit: bool) -> np.ndarray:
