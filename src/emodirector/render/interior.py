@@ -51,6 +51,7 @@ NOSE_TIP = 1
 OPEN_MIN = 0.12
 # Bank frames are searched among the first this many frames of the clip (bounds prepare's decode).
 SCAN_FRAMES = 1500
+MAX_TURN = 20.0  # degrees; a bank frame's head faces the camera within this
 # Shape distances are in units of this share of the mouth width (Viterbi cost = (d / scale)^2).
 SHAPE_SCALE = 0.05
 SWITCH_COST = 8.0  # Viterbi cost of changing the bank entry between two frames
@@ -86,6 +87,15 @@ def _frontal(points: np.ndarray) -> np.ndarray:
     w2 = np.maximum((ex**2).sum(-1), 1e-6)
     t = ((p[:, NOSE_TIP] - c0) * ex).sum(-1) / w2
     return (t > 0.3) & (t < 0.7)
+
+
+def _facing(transforms: np.ndarray) -> np.ndarray:
+    """(N,) where the head pose ((N, 4, 4) MediaPipe matrices) faces the camera within
+    MAX_TURN degrees; True where the pose is unknown (the landmark test still applies)."""
+    forward = transforms[:, :3, 2].astype(np.float64)
+    norm = np.linalg.norm(forward, axis=1)
+    cos = np.abs(forward[:, 2]) / np.where(norm > 0, norm, 1.0)
+    return ~np.isfinite(cos) | (norm == 0) | (cos >= np.cos(np.radians(MAX_TURN)))
 
 
 @dataclass(frozen=True)
@@ -333,7 +343,8 @@ def _shapes_needed(edited: EditedTrack, gain: float) -> tuple[np.ndarray, np.nda
                 targets[start + i] = d_shape[i]
         if start < SCAN_FRAMES:
             open_ = (s_shape[:, 1] - s_shape[:, 0]) >= OPEN_MIN
-            candidates[rows] = ok & open_ & _frontal(src)
+            facing = _facing(np.asarray(edited.original.transforms[rows]))
+            candidates[rows] = ok & open_ & _frontal(src) & facing
     candidates[SCAN_FRAMES:] = False
     return targets, candidates
 
