@@ -176,7 +176,7 @@ def test_interior_choice_holds_still(clip: tuple[list[Frame], FaceTrack]) -> Non
     assert bank is not None
     from emodirector.render.interior import _plan, _shapes_needed
 
-    targets, _ = _shapes_needed(edited, 2.0)
+    targets, _, _ = _shapes_needed(edited, 2.0)
     plan = _plan(targets, np.array([e.shape for e in bank.entries]))
     assert (plan.first >= 0).all()
     switches = int((plan.first[1:] != plan.first[:-1]).sum())
@@ -241,7 +241,9 @@ def test_widened_eye_keeps_its_iris(
     rigid = i420_planes(WarpRenderer().warp(frame.yuv, src, dst).yuv)[0]
     stretch = WarpRenderer(RenderOptions(rigid_eyes=False)).warp(frame.yuv, src, dst).yuv
     y_stretch = i420_planes(stretch)[0]
-    radius = float(np.linalg.norm(src[centre + 1 : centre + 5, :2] - src[centre, :2], axis=1).mean())
+    radius = float(
+        np.linalg.norm(src[centre + 1 : centre + 5, :2] - src[centre, :2], axis=1).mean()
+    )
     assert radius > 4
     iris = np.zeros(y_in.shape, np.uint8)
     cv2.circle(iris, tuple(np.round(src[centre, :2]).astype(int)), int(radius * 0.9), 1, -1)
@@ -251,3 +253,27 @@ def test_widened_eye_keeps_its_iris(
     stretched = np.abs(y_stretch[iris].astype(int) - y_in[iris]).mean()
     assert kept < 1.0
     assert stretched > 2.0 * kept + 1.0
+
+
+def test_bank_of_a_time_range_crops_the_right_frames(clip: tuple[list[Frame], FaceTrack]) -> None:
+    """prepare() with an edit of a time range (rows = the frames from `start`) crops the frames
+    its rows were tracked from."""
+    _, track = clip
+    start = 1.0
+    keep = track.timestamps >= start - 1e-3
+    fields = {
+        k: (v[keep] if isinstance(v, np.ndarray) and len(v) == track.n_frames else v)
+        for k, v in track.__dict__.items()
+    }
+    window_track = FaceTrack(**fields)
+    edited = _edited(window_track, range(window_track.n_frames), 12.0, 4.0)
+    bank = MouthBank.gather(shared_clip(CLIP), edited, (start, np.inf), 4, 2.0)
+    assert bank is not None
+    first = int(np.argmax(keep))
+    with VideoReader(shared_clip(CLIP)) as reader:
+        frames = {f.index: f for f in reader if f.index - first in {e.row for e in bank.entries}}
+    for e in bank.entries:
+        y = i420_planes(frames[e.row + first].yuv)[0]
+        pts = window_track.landmarks[e.row, :, :2]
+        x0, y0 = np.round(pts[78] - e.points[78]).astype(int)
+        assert np.array_equal(y[y0 : y0 + e.y.shape[0], x0 : x0 + e.y.shape[1]], e.y)

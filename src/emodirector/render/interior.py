@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..outofcore import release
 from ..types import EditedTrack
 from ..video import VideoReader
 from .base import i420_planes
@@ -147,10 +148,7 @@ def fill_weight(s2: np.ndarray, d2: np.ndarray, gain: float) -> float:
     Zero unless the edit opens the lips by more than `gain` pixels and more than 15 % beyond the
     source (there the warp's stretch of the real interior is right); one from twice that.
     """
-    o_src, o_dst = opening(s2, INNER_LIP_PAIRS), opening(d2, INNER_LIP_PAIRS)
-    extra = float(np.clip((o_dst - o_src - gain) / max(gain, 1e-3), 0.0, 1.0))
-    stretch = float(np.clip((o_dst / max(o_src, 1e-3) - 1.15) / 0.35, 0.0, 1.0))
-    return extra * stretch
+    return float(_fill_weights(s2[None, :, :2], d2[None, :, :2], gain)[0])
 
 
 def surround_colour(yuv: np.ndarray, points: np.ndarray) -> np.ndarray | None:
@@ -200,10 +198,9 @@ class MouthBank:
         """Pick up to `size` open-mouth frames of `video` for the rows of `edited` that open their
         lips beyond the source's; None when no row needs them or the clip never opens its mouth.
         """
-        targets, candidates = _shapes_needed(edited, gain)
+        targets, shapes, candidates = _shapes_needed(edited, gain)
         if size <= 0 or np.isnan(targets[:, 0]).all() or not candidates.any():
             return None
-        shapes = mouth_shape_rows(edited, from_edit=False)
         chosen = _cover(shapes, candidates, targets, size)
         entries = _decode_entries(video, edited, window, chosen, shapes)
         if not entries:
@@ -314,39 +311,43 @@ def _strip_map(
     return mx, my, (cx - 0.5) / 2, (cy - 0.5) / 2
 
 
-def mouth_shape_rows(edited: EditedTrack, *, from_edit: bool) -> np.ndarray:
-    """(T, 2) mouth_shape of every row of the tracked (or edited) landmarks; NaN where invalid."""
-    lms = edited.landmarks if from_edit else edited.original.landmarks
-    out = np.full((edited.n_frames, 2), np.nan, dtype=np.float32)
-    for start in range(0, edited.n_frames, ROW_CHUNK):
-        rows = slice(start, min(start + ROW_CHUNK, edited.n_frames))
-        out[rows] = mouth_shape(np.asarray(lms[rows, :, :2]))
-    out[~edited.original.valid] = np.nan
-    return out
-
-
-def _shapes_needed(edited: EditedTrack, gain: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the edited mouth shape where a fill will show ((T, 2), NaN elsewhere), and
-    whether the source frame could give the bank its interior ((T,) bool)."""
+def _shapes_needed(edited: EditedTrack, gain: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the edited mouth shape where a fill will show ((T, 2), NaN elsewhere), the
+    source's mouth shape ((T, 2)), and whether the source frame could give the bank its
+    interior ((T,) bool). Reads the landmarks in chunks and releases their pages (they may live
+    on disk: memory stays flat with the length of the video)."""
     t = edited.n_frames
     targets = np.full((t, 2), np.nan, dtype=np.float32)
+    shapes = np.full((t, 2), np.nan, dtype=np.float32)
     candidates = np.zeros(t, dtype=bool)
     valid = edited.original.valid
     for start in range(0, t, ROW_CHUNK):
         rows = slice(start, min(start + ROW_CHUNK, t))
-        src = np.asarray(edited.original.landmarks[rows, :, :2], dtype=np.float32)
-        dst = np.asarray(edited.landmarks[rows, :, :2], dtype=np.float32)
+        src = np.array(edited.original.landmarks[rows, :, :2], dtype=np.float32)
+        dst = np.array(edited.landmarks[rows, :, :2], dtype=np.float32)
+        for lms in (edited.original.landmarks, edited.landmarks):
+            release(lms, rows.start, rows.stop)
         ok = valid[rows] & np.isfinite(src).all(axis=(1, 2)) & np.isfinite(dst).all(axis=(1, 2))
         s_shape, d_shape = mouth_shape(src), mouth_shape(dst)
-        for i in np.nonzero(ok)[0]:
-            if fill_weight(src[i], dst[i], gain) > 0.0:
-                targets[start + i] = d_shape[i]
+        shapes[rows] = np.where(ok[:, None], s_shape, np.nan)
+        weight = _fill_weights(src, dst, gain)
+        targets[rows] = np.where((ok & (weight > 0.0))[:, None], d_shape, np.nan)
         if start < SCAN_FRAMES:
             open_ = (s_shape[:, 1] - s_shape[:, 0]) >= OPEN_MIN
             facing = _facing(np.asarray(edited.original.transforms[rows]))
             candidates[rows] = ok & open_ & _frontal(src) & facing
     candidates[SCAN_FRAMES:] = False
-    return targets, candidates
+    return targets, shapes, candidates
+
+
+def _fill_weights(src: np.ndarray, dst: np.ndarray, gain: float) -> np.ndarray:
+    """fill_weight of many frames at once: (N,) from (N, 478, 2) landmarks."""
+    up, lo = [q[0] for q in INNER_LIP_PAIRS], [q[1] for q in INNER_LIP_PAIRS]
+    o_src = np.linalg.norm(src[:, up] - src[:, lo], axis=2).mean(axis=1)
+    o_dst = np.linalg.norm(dst[:, up] - dst[:, lo], axis=2).mean(axis=1)
+    extra = np.clip((o_dst - o_src - gain) / max(gain, 1e-3), 0.0, 1.0)
+    stretch = np.clip((o_dst / np.maximum(o_src, 1e-3) - 1.15) / 0.35, 0.0, 1.0)
+    return np.nan_to_num(extra * stretch)
 
 
 def _cover(
