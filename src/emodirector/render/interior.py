@@ -55,6 +55,7 @@ SCAN_FRAMES = 1500
 MAX_TURN = 20.0  # degrees; a bank frame's head faces the camera within this
 # Shape distances are in units of this share of the mouth width (Viterbi cost = (d / scale)^2).
 SHAPE_SCALE = 0.05
+UNDER_OPEN = 3.0  # weight of a bank mouth opening less than the target (see shape_distance2)
 SWITCH_COST = 8.0  # Viterbi cost of changing the bank entry between two frames
 CROSSFADE = 6  # frames over which one entry fades into the next at a switch
 CORE_SHRINK = 0.12  # share of the bank's lip gap left out at each lip (its lips' inner edge)
@@ -78,6 +79,15 @@ def mouth_shape(points: np.ndarray) -> np.ndarray:
     up = ((p[..., list(UPPER_MID), :].mean(axis=-2) - centre) * ey).sum(-1) / width[..., 0]
     lo = ((p[..., list(LOWER_MID), :].mean(axis=-2) - centre) * ey).sum(-1) / width[..., 0]
     return np.stack([up, lo], axis=-1).astype(np.float32)
+
+
+def shape_distance2(target: np.ndarray, bank: np.ndarray) -> np.ndarray:
+    """Squared distance between mouth shapes (..., 2), counting a bank mouth that opens less
+    than the target UNDER_OPEN times: filling a wider gap stretches its teeth (they look long),
+    a narrower one only compresses the dark between them."""
+    diff = bank - target  # upper: positive = the bank's upper lip is lower; lower: the reverse
+    short = np.stack([diff[..., 0] > 0, diff[..., 1] < 0], axis=-1)
+    return (np.where(short, UNDER_OPEN, 1.0) * diff**2).sum(axis=-1)
 
 
 def _frontal(points: np.ndarray) -> np.ndarray:
@@ -214,7 +224,7 @@ class MouthBank:
         plan = self.plan
         if 0 <= index < len(plan.first) and plan.first[index] >= 0:
             return int(plan.first[index]), int(plan.second[index]), float(plan.mix[index])
-        k = int(np.argmin(((self._shapes - shape) ** 2).sum(axis=1)))
+        k = int(np.argmin(shape_distance2(shape[None, :], self._shapes)))
         return k, k, 0.0
 
     def fill(
@@ -358,7 +368,7 @@ def _cover(
     need = need[:: max(1, len(need) // 400)]
     rows = np.nonzero(candidates)[0]
     rows = rows[:: max(1, len(rows) // 400)]
-    dist = np.linalg.norm(shapes[rows][:, None, :] - need[None, :, :], axis=2)  # (C, N)
+    dist = np.sqrt(shape_distance2(need[None, :, :], shapes[rows][:, None, :]))  # (C, N)
     best = np.full(len(need), np.inf)
     chosen: list[int] = []
     for _ in range(min(size, len(rows))):
@@ -427,7 +437,7 @@ def _plan(targets: np.ndarray, bank: np.ndarray) -> MouthPlan:
     t, k = len(targets), len(bank)
     need = ~np.isnan(targets[:, 0])
     cost = np.zeros((t, k), dtype=np.float32)
-    d = ((targets[need][:, None, :] - bank[None, :, :]) ** 2).sum(axis=2)
+    d = shape_distance2(targets[need][:, None, :], bank[None, :, :])
     cost[need] = d / SHAPE_SCALE**2
     back = np.zeros((t, k), dtype=np.int8 if k < 128 else np.int16)
     acc = cost[0].copy() if t else np.zeros(k, dtype=np.float32)
