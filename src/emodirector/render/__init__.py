@@ -13,11 +13,16 @@ Why the default warp (warp.py) is shaped this way:
   face size, not the frame size.
 - The decoder's I420 planes are warped directly (luma at full, chroma at half resolution): no
   colour conversion at all, so every pixel the warp does not move stays bit-identical.
-- Eyes: where the edit narrows an eye, its opening moves rigidly with the iris (the lid covers
-  the eye instead of squashing the iris); where it widens, the opening stretches.
-- Mouth (mouth.py): when the edited lips part wider than the source's, the new part of the
-  opening is shaded toward the darkest colour of the source lips (a cavity) instead of smearing
-  the lip line.
+- Eyes: the lids move over a rigid eye. Where the edit narrows an eye, its opening moves rigidly
+  with the iris (the lid covers the eye instead of squashing the iris); where it widens, the iris
+  stays rigid too (the part a source lid hid is its mirror image across the eye's axis) and
+  only the sclera beyond it stretches, so the iris and its highlight stay round.
+- Mouth (interior.py): when the edited lips part wider than the source's, the opening shows the
+  person's own mouth interior (teeth, tongue, shadow) from open-mouth frames of the same clip,
+  gathered once in prepare(), chosen per frame by mouth shape without flicker, relit to the
+  frame; a clip that never opens its mouth gets a shaded cavity instead (mouth.py).
+- Jaw: the chin and jawline are mesh vertices like any other, so a lowered jaw carries the chin
+  and the skin below it down to the fixed ring; nothing beyond the ring moves.
 
 Adding a renderer: implement `Renderer` (base.py) in a module of this package and add its
 constructor to RENDERERS; the pipeline, the CLI's --renderer choices and the contract tests

@@ -30,8 +30,9 @@ class RenderOptions:
     min_face_width: float = 64.0  # pixels; narrower faces pass through unchanged (with a warning)
     min_shift: float = 0.05  # pixels; an edit that moves no landmark more is treated as zero
     rigid_eyes: bool = True  # a narrowed eye opening moves rigidly with the iris
-    mouth_fill: bool = True  # shade the newly opened part of the mouth as a cavity
-    mouth_fill_gain: float = 2.0  # pixels of extra lip opening before the cavity is shaded
+    mouth_fill: bool = True  # fill the newly opened part of the mouth (own interior or a cavity)
+    mouth_fill_gain: float = 2.0  # pixels of extra lip opening before the interior is filled
+    mouth_bank: int = 8  # open-mouth frames of the clip kept as interiors (0 = shaded cavity)
 
 
 @dataclass(frozen=True)

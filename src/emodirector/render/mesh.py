@@ -60,7 +60,8 @@ def _fan(loop: tuple[int, ...], centre: int) -> np.ndarray:
     )
 
 
-def _mouth_strip() -> np.ndarray:
+def mouth_strip() -> np.ndarray:
+    """(20, 3) triangles that fill the inner-lip polygon: pairs of upper/lower lip points."""
     up, lo = INNER_LIP_UPPER, INNER_LIP_LOWER
     tris = [[up[0], up[1], lo[1]], [up[-1], lo[-2], up[-2]]]
     for i in range(1, len(up) - 2):
@@ -83,7 +84,7 @@ def _ring_strip() -> np.ndarray:
 def warp_mesh() -> Mesh:
     """The mesh, built once per process (read-only arrays)."""
     ring = _ring_strip()
-    fills = [_mouth_strip(), _fan(RIGHT_EYE, RIGHT_IRIS_CENTRE), _fan(LEFT_EYE, LEFT_IRIS_CENTRE)]
+    fills = [mouth_strip(), _fan(RIGHT_EYE, RIGHT_IRIS_CENTRE), _fan(LEFT_EYE, LEFT_IRIS_CENTRE)]
     face = _tesselation()
     tris = np.concatenate([ring, *fills, face])
     n_ring, n_mouth, n_eye = len(ring), len(fills[0]), len(fills[1])

@@ -6,7 +6,6 @@ See render/__init__.py for why it is shaped this way.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -14,6 +13,8 @@ import numpy as np
 from ..errors import InputError
 from ..types import EditedTrack
 from .base import FaceEdit, Outcome, RenderedFrame, RenderOptions, i420_planes
+from .field import TriangleField, displacement_grid, draw_order, triangle_field
+from .interior import MouthBank
 from .mesh import (
     LEFT_EYE,
     LEFT_EYE_PAIRS,
@@ -23,7 +24,6 @@ from .mesh import (
     RIGHT_EYE_PAIRS,
     RIGHT_IRIS_CENTRE,
     Box,
-    Mesh,
     face_width,
     opening,
     ring_points,
@@ -35,92 +35,12 @@ from .mouth import shade_cavity
 # Regions whose displacement is computed on a finer grid (lids and lips are a few pixels apart),
 # with the grid step in pixels: every pixel for the eyes, every other one for the mouth.
 DETAIL_LOOPS = ((RIGHT_EYE, 1), (LEFT_EYE, 1), (OUTER_LIP, 2))
-
-
-@dataclass
-class TriangleField:
-    """Per-triangle interpolation data of the displacement, in destination coordinates."""
-
-    bary: np.ndarray  # (K, 3, 3) float64: corner weights of a point (x, y) = bary[k] @ (x, y, 1)
-    disp: np.ndarray  # (K, 3, 2) float64: source minus destination position at each corner
-
-
-def triangle_field(src_v: np.ndarray, dst_v: np.ndarray, tris: np.ndarray) -> TriangleField:
-    """Barycentric weights over each destination triangle and the corner displacements.
-
-    A degenerate destination triangle (no area: a closed mouth) weighs its corners equally.
-    """
-    d = dst_v[tris].astype(np.float64)  # (K, 3, 2)
-    x0, y0 = d[:, 0, 0], d[:, 0, 1]
-    e1, e2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    bad = np.abs(det) < 1e-3
-    inv = 1.0 / np.where(bad, 1.0, det)
-    bary = np.empty((len(tris), 3, 3))
-    bary[:, 1, 0], bary[:, 1, 1] = e2[:, 1] * inv, -e2[:, 0] * inv
-    bary[:, 1, 2] = (y0 * e2[:, 0] - x0 * e2[:, 1]) * inv
-    bary[:, 2, 0], bary[:, 2, 1] = -e1[:, 1] * inv, e1[:, 0] * inv
-    bary[:, 2, 2] = (x0 * e1[:, 1] - y0 * e1[:, 0]) * inv
-    bary[:, 0, :] = -bary[:, 1, :] - bary[:, 2, :]
-    bary[:, 0, 2] += 1.0
-    bary[bad] = 0.0
-    bary[bad, :, 2] = 1.0 / 3.0
-    disp = src_v[tris].astype(np.float64) - d
-    return TriangleField(bary=bary, disp=disp)
-
-
-def draw_order(dst_v: np.ndarray, mesh: Mesh) -> np.ndarray:
-    """(K,) triangle rows in drawing order: ring, fills, back-facing then front-facing face.
-
-    Where a turned head folds the mesh over itself in the picture, the facing side is drawn last
-    and wins the pixels.
-    """
-    t = dst_v[mesh.triangles[mesh.face_rows]]
-    area = (t[:, 1, 0] - t[:, 0, 0]) * (t[:, 2, 1] - t[:, 0, 1]) - (t[:, 1, 1] - t[:, 0, 1]) * (
-        t[:, 2, 0] - t[:, 0, 0]
-    )
-    front = np.sign(area) == np.sign(np.sum(area))
-    first = np.arange(mesh.face_rows[0])
-    return np.concatenate([first, mesh.face_rows[~front], mesh.face_rows[front]])
-
-
-def displacement_grid(
-    dst_v: np.ndarray,
-    mesh: Mesh,
-    box: Box,
-    step: int,
-    field: TriangleField,
-    order: np.ndarray | None = None,
-) -> np.ndarray:
-    """(ny, nx, 2) float32 source-minus-destination offsets on a coarse grid over `box`.
-
-    Grid point (i, j) sits at pixel (x0 + step*j + (step-1)/2, y0 + step*i + (step-1)/2), so
-    that cv2.resize by `step` puts every sample back on its own pixel. Outside the mesh: 0.
-    The rasteriser also marks grid points just outside a triangle's edge; their weights are
-    clamped to the triangle, so a sliver never extrapolates to a far-away source pixel.
-    `order`: the triangle rows to draw, in order (default: all, see draw_order).
-    """
-    nx = -(-box.width // step) + 1
-    ny = -(-box.height // step) + 1
-    ids = np.full((ny, nx), -1, dtype=np.int32)
-    origin = np.array([box.x0 + (step - 1) / 2, box.y0 + (step - 1) / 2])
-    shift_bits = 4
-    grid_pts = np.round((dst_v - origin) / step * (1 << shift_bits)).astype(np.int32)
-    rows = draw_order(dst_v, mesh) if order is None else order
-    # One call per triangle (no per-triangle colour in a batched call); lists keep the loop lean.
-    for pts, k in zip(list(grid_pts[mesh.triangles[rows]]), rows.tolist(), strict=True):
-        cv2.fillConvexPoly(ids, pts, k, cv2.LINE_8, shift_bits)
-    gy, gx = np.nonzero(ids >= 0)
-    k = ids[gy, gx]
-    b = field.bary[k]  # (P, 3, 3)
-    px = (origin[0] + gx * step)[:, None]
-    py = (origin[1] + gy * step)[:, None]
-    w = np.maximum(b[:, :, 0] * px + b[:, :, 1] * py + b[:, :, 2], 0.0)  # (P, 3)
-    total = w.sum(axis=1, keepdims=True)
-    w = np.where(total > 0, w / np.where(total > 0, total, 1.0), 1.0 / 3.0)
-    disp = np.zeros((ny, nx, 2), dtype=np.float32)
-    disp[gy, gx] = np.einsum("pj,pjc->pc", w, field.disp[k])
-    return disp
+# Each eye opening (as in DETAIL_LOOPS) and the iris centre it holds.
+EYE_IRIS = {RIGHT_EYE: RIGHT_IRIS_CENTRE, LEFT_EYE: LEFT_IRIS_CENTRE}
+# A widened eye shows the source's eye content only this far (share of its opening, at least
+# one pixel) inside the source's lid line: the lash line itself stays with the lids.
+LID_MARGIN = 0.25
+IRIS_FADE = 1.6  # the rigid motion fades into the stretch between 1 and this many iris radii
 
 
 class WarpRenderer:
@@ -133,6 +53,7 @@ class WarpRenderer:
             raise InputError(f"grid_step {options.grid_step}: give an even number of pixels >= 2.")
         self.options = options
         self.mesh = warp_mesh()
+        self._bank: MouthBank | None = None  # the clip's mouth interiors, set by prepare()
 
     def classify(self, src: np.ndarray | None, dst: np.ndarray | None) -> Outcome:
         """What render() will do with this face: no_face, unchanged, tiny or edited."""
@@ -150,18 +71,32 @@ class WarpRenderer:
         edited: EditedTrack,
         window: tuple[float, float] | None = None,
     ) -> None:
-        """The plain warp needs nothing from the clip beyond each frame's geometry."""
+        """Gather the clip's own open mouths (interior.py) for the frames whose lips the edit
+        parts wider than the source's; without any, new openings are shaded as a cavity."""
+        self._bank = None
+        if self.options.mouth_fill:
+            self._bank = MouthBank.gather(
+                video, edited, window, self.options.mouth_bank, self.options.mouth_fill_gain
+            )
 
     def render(self, yuv: np.ndarray, face: FaceEdit | None) -> RenderedFrame:
         """The renderer contract (render/base.py): warp the face of one frame to its edit."""
         if face is None:
             return RenderedFrame(yuv=yuv, outcome="no_face")
-        return self.warp(yuv, face.src, face.dst)
+        return self.warp(yuv, face.src, face.dst, index=face.index)
 
     def warp(
-        self, yuv: np.ndarray, src: np.ndarray | None, dst: np.ndarray | None
+        self,
+        yuv: np.ndarray,
+        src: np.ndarray | None,
+        dst: np.ndarray | None,
+        *,
+        index: int = -1,
     ) -> RenderedFrame:
-        """Warp the face of one I420 frame from landmarks `src` to `dst` ((478, 2+) pixels)."""
+        """Warp the face of one I420 frame from landmarks `src` to `dst` ((478, 2+) pixels).
+
+        `index`: the frame's track row, to show the mouth interior planned for it by prepare().
+        """
         outcome = self.classify(src, dst)
         if outcome != "edited" or src is None or dst is None:
             return RenderedFrame(yuv=yuv, outcome=outcome)
@@ -173,8 +108,19 @@ class WarpRenderer:
         out = yuv.copy()
         _remap_planes(yuv, out, full, half, box)
         if self.options.mouth_fill:
-            shade_cavity(yuv, out, src[:, :2], dst[:, :2], self.options.mouth_fill_gain)
+            self._fill_mouth(yuv, out, src[:, :2], dst[:, :2], index)
         return RenderedFrame(yuv=out, outcome="edited", box=box)
+
+    def _fill_mouth(
+        self, yuv: np.ndarray, out: np.ndarray, s2: np.ndarray, d2: np.ndarray, index: int
+    ) -> None:
+        """Show the person's own mouth interior where the lips part wider than in the source; a
+        shaded cavity when the clip gave none."""
+        gain = self.options.mouth_fill_gain
+        if self._bank is not None:
+            self._bank.fill(yuv, out, s2, d2, index, gain)
+        else:
+            shade_cavity(yuv, out, s2, d2, gain)
 
     def displacement(
         self, src: np.ndarray, dst: np.ndarray, width2: int, height2: int
@@ -220,6 +166,8 @@ class WarpRenderer:
             ox, oy, sw, sh = sub.x0 - box.x0, sub.y0 - box.y0, sub.width, sub.height
             if fine_step == 1:
                 fine = grid[:sh, :sw]
+                if self.options.rigid_eyes and loop in EYE_IRIS:
+                    _uncover_eye(fine, sub, src_v, dst_v, loop, EYE_IRIS[loop])
                 coarse_half = cv2.resize(fine, (sw // 2, sh // 2), interpolation=cv2.INTER_AREA)
             else:  # step 2: its samples sit exactly on the chroma pixels
                 fine = cv2.resize(grid, (grid.shape[1] * 2, grid.shape[0] * 2))[:sh, :sw]
@@ -243,6 +191,73 @@ class WarpRenderer:
                 if opening(d2, pairs) < opening(s2, pairs):
                     field.disp[rows] = s2[centre] - d2[centre]
         return field
+
+
+def _uncover_eye(
+    fine: np.ndarray,
+    sub: Box,
+    src_v: np.ndarray,
+    dst_v: np.ndarray,
+    loop: tuple[int, ...],
+    centre: int,
+) -> None:
+    """Where the edit widens an eye, raise the lids over a rigid eye instead of stretching it.
+
+    Inside the edited opening, each pixel shows the source pixel at the same place relative to
+    the iris (the iris stays round and its highlight in place). Where that spot was hidden under
+    a source lid, it shows the nearest uncovered spot at the same distance from the iris centre
+    (an iris and the sclera around it are nearly radially uniform); where none is, the stretch
+    stays. fine: (h, w, 2) per-pixel displacement over `sub`, changed in place.
+    """
+    s, d = src_v[list(loop)], dst_v[list(loop)]
+    pairs = RIGHT_EYE_PAIRS if loop == RIGHT_EYE else LEFT_EYE_PAIRS
+    o_src, o_dst = opening(src_v, pairs), opening(dst_v, pairs)
+    if o_dst <= o_src:
+        return  # a narrowed eye is already rigid (_field)
+    h, w = fine.shape[:2]
+    dmask = np.zeros((h, w), dtype=np.uint8)
+    cv2.fillPoly(dmask, [np.round(d - [sub.x0, sub.y0]).astype(np.int32)], 1)
+    ys, xs = np.nonzero(dmask)
+    if len(xs) == 0:
+        return
+    # Where the source shows the eye: its opening less a margin at the lid line.
+    sbox = warp_box(s, 1 << 30, 1 << 30)
+    if sbox is None:
+        return
+    whole = np.zeros((sbox.height, sbox.width), dtype=np.uint8)
+    cv2.fillPoly(whole, [np.round(s - [sbox.x0, sbox.y0]).astype(np.int32)], 1)
+    near = cv2.erode(whole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    margin = max(1, int(round(LID_MARGIN * o_src)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    deep = cv2.erode(whole, disc)
+
+    def shown(q: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        ix = np.round(q[:, 0]).astype(np.int64) - sbox.x0
+        iy = np.round(q[:, 1]).astype(np.int64) - sbox.y0
+        ok = (ix >= 0) & (iy >= 0) & (ix < sbox.width) & (iy < sbox.height)
+        ok[ok] = mask[iy[ok], ix[ok]] > 0
+        return ok
+
+    p = np.stack([xs + sub.x0, ys + sub.y0], axis=1).astype(np.float64)
+    c = src_v[centre].astype(np.float64)
+    radius = float(np.linalg.norm(src_v[centre + 1 : centre + 5] - src_v[centre], axis=1).mean())
+    rigid = p + (c - dst_v[centre])
+    rel = rigid - c
+    # Inside the iris a hidden spot shows its mirror image across the eye's axis through the
+    # iris centre (an iris is symmetric); beyond the iris the rigid motion fades into the stretch.
+    axis = (s[8] - s[0]).astype(np.float64)  # corner to corner
+    normal = np.array([-axis[1], axis[0]]) / max(float(np.linalg.norm(axis)), 1e-6)
+    mirrored = rigid - 2.0 * (rel @ normal)[:, None] * normal
+    dist = np.linalg.norm(rel, axis=1)
+    use_rigid = shown(rigid, near)
+    use_mirror = ~use_rigid & (dist <= radius) & shown(mirrored, deep)
+    q = np.where(use_mirror[:, None], mirrored, rigid)
+    weight = np.clip((IRIS_FADE * radius - dist) / ((IRIS_FADE - 1.0) * radius), 0.0, 1.0)
+    weight[~(use_rigid | use_mirror)] = 0.0
+    stretch = fine[ys, xs].astype(np.float64)
+    fine[ys, xs] = (weight[:, None] * (q - p) + (1.0 - weight[:, None]) * stretch).astype(
+        np.float32
+    )
 
 
 def _blend_patch(target: np.ndarray, patch: np.ndarray, ramp: int) -> None:
