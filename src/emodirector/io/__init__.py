@@ -1,7 +1,7 @@
 """Video and file I/O: reading (reader.py), writing (writer.py), output paths (paths.py)."""
 
 from .paths import atomic_path, check_output_path
-from .reader import DecodeStats, VideoReader, pack_i420, probe, rgb_to_i420
+from .reader import DecodeStats, VideoReader, fingerprint, pack_i420, probe, rgb_to_i420
 from .writer import DEFAULT_CRF, DEFAULT_PRESET, OUTPUT_MUXERS, VideoWriter
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "VideoWriter",
     "atomic_path",
     "check_output_path",
+    "fingerprint",
     "pack_i420",
     "probe",
     "rgb_to_i420",

@@ -16,6 +16,7 @@ Conventions:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import struct
 from collections.abc import Iterator
@@ -180,12 +181,18 @@ def probe(path: PathLike) -> VideoInfo:
             w, h = h, w
         tb = stream.time_base or Fraction(1, 90000)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if first.pts is None:
+            # A raw elementary stream (.h264) has no timestamps and the demuxer assumes 25 fps;
+            # the rate the stream itself states (H.264 SPS timing) is the one it was made at.
+            rate = stream.codec_context.framerate or stream.guessed_rate or rate
         duration = None
         if stream.duration is not None:
             duration = float(stream.duration * tb)
         elif container.duration is not None:
             duration = container.duration / av.time_base
         start = float(stream.start_time * tb) if stream.start_time is not None else 0.0
+        if first.pts is None:  # the demuxer's duration assumed 25 fps too
+            duration = None
         return VideoInfo(
             path=str(path),
             width=w,
@@ -341,3 +348,28 @@ class VideoReader:
             index += 1
             self.stats.decoded = index  # counted before yielding: a consumer may stop here
             yield out
+
+
+FINGERPRINT_PACKETS = 16  # video packets hashed into a video's fingerprint
+FINGERPRINT_KEY = "source_fingerprint"  # the track metadata key that records it
+
+
+def fingerprint(path: PathLike) -> str:
+    """A short hash of the first video packets: the same for a copy or a remux of a video,
+    different for another recording, even of the same size, length and frame rate.
+
+    Tracks record it, so that a track is not rendered into another video by mistake.
+    """
+    digest = hashlib.sha256()
+    with contextlib.closing(_open_input(path)) as container:
+        stream = _video_stream(container, path)
+        count = 0
+        with contextlib.suppress(av.error.FFmpegError):
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                digest.update(bytes(packet))
+                count += 1
+                if count >= FINGERPRINT_PACKETS:
+                    break
+    return digest.hexdigest()[:16]

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import OutputError, VideoError
 from ..types import Frame, VideoInfo
-from .paths import PathLike, atomic_path, check_output_path
+from .paths import OWN_MARK, PathLike, atomic_path, check_output_path
 from .reader import _open_input, _reason, rgb_to_i420
 
 DEFAULT_CRF = 18
@@ -42,11 +42,15 @@ def _muxer_for(path: Path) -> str:
 
 
 def _muxer_options(muxer: str, video_tb: Fraction, audio_tb: Fraction | None) -> dict[str, str]:
-    """MP4/MOV: a movie timescale that states every track's start exactly.
+    """MP4/MOV: a movie timescale that states every track's start exactly; MKV: no shift.
 
     The default (1/1000 s) rounds an audio track that starts after the video (a delay written
     as an edit list) by up to half a millisecond; a multiple of both time bases keeps it exact.
     """
+    if muxer == "matroska":
+        # Keep negative timestamps (the AAC priming packet at -1024 samples): by default the
+        # muxer shifts every stream so the first packet starts at 0, moving all frames by ~23 ms.
+        return {"avoid_negative_ts": "disabled"}
     if muxer not in ("mp4", "mov"):
         return {}
     scale = video_tb.denominator
@@ -118,6 +122,7 @@ class VideoWriter:
         self._shape = (h2 * 3 // 2, w2)
         self._time_base = info.time_base
         self._window = audio_window
+        self._audio_floor = -math.inf  # audio packets before this time (s) are left out
         self._pending: av.Packet | None = None
         self._frames_written = 0
         self._last_pts: int | None = None
@@ -128,6 +133,7 @@ class VideoWriter:
             ain = self._open_audio(audio_from) if audio_from is not None else None
             options = _muxer_options(muxer, info.time_base, ain.time_base if ain else None)
             self._out = av.open(str(self._tmp), mode="w", format=muxer, options=options)
+            self._out.metadata["comment"] = OWN_MARK  # marks the file as ours (io/paths.py)
             self._vstream = self._add_video(w2, h2, crf, preset)
             if ain is not None:
                 self._setup_audio(ain, audio_window)
@@ -170,6 +176,9 @@ class VideoWriter:
         self._audio_offset = 0
         if window is not None:
             self._audio_offset = int(round(window[0] / self._audio_tb))
+            # A range that starts at (or before) the first frame keeps every packet before it:
+            # the AAC priming packet (pts -1024) belongs to the range it decodes into.
+            self._audio_floor = -math.inf if window[0] <= self.info.start_time else window[0]
 
     def _start(self) -> None:
         """Open the encoder and write the header now, so that a bad setting fails before any work."""
@@ -210,7 +219,7 @@ class VideoWriter:
             pkt = self._pending
             ptime = float(pkt.pts * self._audio_tb) if pkt.pts is not None else 0.0
             if self._window is not None:
-                if ptime < self._window[0]:
+                if ptime < self._audio_floor:
                     self._pending = None
                     continue
                 if ptime >= self._window[1]:
