@@ -324,6 +324,28 @@ def test_a_second_ctrl_c_cannot_cut_the_worker_join_short() -> None:
     assert not alive  # no worker thread left inside native code
 
 
+def test_ctrl_c_while_the_worker_starts_still_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race a SIGTERM test hit: a signal right after the thread started, before the block
+    that stops it was entered; the reader was then closed under the running decoder (SIGSEGV)."""
+    start = threading.Thread.start
+
+    def start_then_ctrl_c(self: threading.Thread) -> None:
+        start(self)
+        signal.raise_signal(signal.SIGINT)
+
+    def forever() -> Iterator[int]:
+        while True:
+            time.sleep(0.01)
+            yield 1
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt), prefetched(forever(), 2) as items:
+        next(items)
+    monkeypatch.undo()
+    alive = [t for t in threading.enumerate() if t.name == "emodirector-decode" and t.is_alive()]
+    assert not alive
+
+
 def test_worker_stops_before_the_interpreter_exits(tmp_path: Path) -> None:
     """A block never left (Ctrl-C between entering and registering it): the worker must still
     end cleanly at exit, not be frozen inside native code (which aborts the process)."""

@@ -300,7 +300,8 @@ def _render_pass(
             # Decoding and warping run in a worker thread while this one encodes (both release
             # the GIL for their heavy parts): the warp hides behind the encoder.
             rendered = _rendered(frames, renderer, edited, stats)
-            pictures = stack.enter_context(prefetched(rendered, options.prefetch))
+            with deferred():  # the worker starts only once the stack will stop it
+                pictures = stack.enter_context(prefetched(rendered, options.prefetch))
             for written, (frame, picture) in enumerate(pictures, start=1):
                 writer.write(frame, picture)
                 if side is not None:
@@ -323,18 +324,19 @@ def _open_writers(
     options: RenderVideoOptions,
 ) -> tuple[VideoWriter, VideoWriter | None]:
     def open_one(path: PathLike, width: int | None = None) -> VideoWriter:
-        return stack.enter_context(
-            VideoWriter(
-                path,
-                info,
-                crf=options.crf,
-                preset=options.preset,
-                audio_from=video,
-                audio_window=window,
-                width=width,
-                height=info.height,
+        with deferred():  # made and registered for cleanup, or not made
+            return stack.enter_context(
+                VideoWriter(
+                    path,
+                    info,
+                    crf=options.crf,
+                    preset=options.preset,
+                    audio_from=video,
+                    audio_window=window,
+                    width=width,
+                    height=info.height,
+                )
             )
-        )
 
     writer = open_one(output)
     side = None if compare is None else open_one(compare, 2 * (info.width + info.width % 2))
@@ -482,9 +484,9 @@ def prefetched(items: Iterable[T], depth: int) -> Iterator[Iterator[T]]:
             yield item  # type: ignore[misc]
 
     worker = threading.Thread(target=produce, name="emodirector-decode", daemon=False)
-    with deferred():
-        worker.start()
     try:
+        with deferred():  # Ctrl-C during start() still reaches the join below
+            worker.start()
         yield consume()
     finally:
         with deferred():
@@ -492,7 +494,8 @@ def prefetched(items: Iterable[T], depth: int) -> Iterator[Iterator[T]]:
             while worker.is_alive():
                 with contextlib.suppress(queue.Empty):
                     q.get(timeout=0.05)
-            worker.join()
+            if worker.ident is not None:
+                worker.join()
 
 
 def _read_stats(reader: VideoReader, window: tuple[float, float] | None) -> DecodeStats:

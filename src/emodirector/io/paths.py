@@ -33,6 +33,7 @@ import av
 import av.error
 
 from ..errors import OutputError
+from ..interrupts import deferred
 
 PathLike = str | os.PathLike[str]
 # Every file emodirector names itself in an output folder starts with this.
@@ -257,13 +258,30 @@ def claimed(outputs: Iterable[Path]) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for out in outputs:
             if out.parent.is_dir():  # a folder made later by this run holds no other writer
-                stack.enter_context(_lock(out))
+                with deferred():  # taken and registered for release, or not taken
+                    stack.enter_context(_lock(out))
         yield
 
 
 @contextlib.contextmanager
 def _lock(output: Path) -> Iterator[None]:
     path = lock_path(output)
+    fd = -1
+    try:
+        with deferred():  # a lock taken is a lock released
+            fd = _acquire(path, output)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            os.close(fd)
+
+
+def _acquire(path: Path, output: Path) -> int:
+    """Open and flock the lock file; the fd of the file now at `path`."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -286,17 +304,9 @@ def _lock(output: Path) -> Iterator[None]:
         # The file may have been removed (and a new one made) between open and flock.
         try:
             if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                break
+                return fd
         except OSError:
             pass
-        os.close(fd)
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            path.unlink()
         os.close(fd)
 
 
@@ -335,21 +345,25 @@ def atomic_path(output: PathLike) -> Iterator[Path]:
             f"{out}: is a symbolic link loop; remove it or give another name."
         ) from exc
     tmp_path = folder / part_name(out)
+    created = False
     try:
-        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        raise OutputError(
-            f"{out}: cannot create a file in {folder} ({exc.strerror}); "
-            "check that the folder exists and that you can write to it."
-        ) from exc
-    os.close(fd)
-    try:
+        with deferred():  # a signal cannot land between creating the file and owning it
+            try:
+                fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except OSError as exc:
+                raise OutputError(
+                    f"{out}: cannot create a file in {folder} ({exc.strerror}); "
+                    "check that the folder exists and that you can write to it."
+                ) from exc
+            created = True
+            os.close(fd)
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, out)
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
+        if created:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
         raise
 
 

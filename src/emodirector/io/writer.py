@@ -20,6 +20,7 @@ import av.error
 import numpy as np
 
 from ..errors import OutputError, VideoError
+from ..interrupts import deferred
 from ..types import Frame, VideoInfo
 from .paths import OWN_MARK, PathLike, atomic_path, check_output_path
 from .reader import _open_input, _reason, rgb_to_i420
@@ -114,8 +115,26 @@ class VideoWriter:
         self.info = info
         self._closed = True  # until everything below is set up
         self._atomic = atomic_path(self.output)
-        self._tmp = self._atomic.__enter__()
-        self._closed = False
+        try:
+            with deferred():  # the temporary file exists only once _abort knows to remove it
+                self._tmp = self._atomic.__enter__()
+                self._closed = False
+            self._setup(info, audio_from, audio_window, muxer, width, height, crf, preset)
+        except BaseException:
+            self._abort()
+            raise
+
+    def _setup(
+        self,
+        info: VideoInfo,
+        audio_from: PathLike | None,
+        audio_window: tuple[float, float] | None,
+        muxer: str,
+        width: int | None,
+        height: int | None,
+        crf: int,
+        preset: str,
+    ) -> None:
         w = width or info.width
         h = height or info.height
         w2, h2 = w + w % 2, h + h % 2
@@ -129,18 +148,14 @@ class VideoWriter:
         self._audio_in: av.container.InputContainer | None = None
         self._audio_packets: Iterator[av.Packet] | None = None
         self._astream: av.AudioStream | None = None
-        try:
-            ain = self._open_audio(audio_from) if audio_from is not None else None
-            options = _muxer_options(muxer, info.time_base, ain.time_base if ain else None)
-            self._out = av.open(str(self._tmp), mode="w", format=muxer, options=options)
-            self._out.metadata["comment"] = OWN_MARK  # marks the file as ours (io/paths.py)
-            self._vstream = self._add_video(w2, h2, crf, preset)
-            if ain is not None:
-                self._setup_audio(ain, audio_window)
-            self._start()
-        except BaseException:
-            self._abort()
-            raise
+        ain = self._open_audio(audio_from) if audio_from is not None else None
+        options = _muxer_options(muxer, info.time_base, ain.time_base if ain else None)
+        self._out = av.open(str(self._tmp), mode="w", format=muxer, options=options)
+        self._out.metadata["comment"] = OWN_MARK  # marks the file as ours (io/paths.py)
+        self._vstream = self._add_video(w2, h2, crf, preset)
+        if ain is not None:
+            self._setup_audio(ain, audio_window)
+        self._start()
 
     def _add_video(self, w2: int, h2: int, crf: int, preset: str) -> av.VideoStream:
         info = self.info
