@@ -120,7 +120,7 @@ def make(args: argparse.Namespace, videos: Path) -> int:
             request = EditRequest(emotion=EmotionSpec(name, args.intensity))
             edited = manipulate(track, request, ManipulateOptions(), [])
             path = videos / f"{video.stem}_{name}.mp4"
-            render_video(video, edited, path, RenderVideoOptions())
+            render_video(video, edited, path, RenderVideoOptions(overwrite=True))  # our folder
             rep = report(video, path, ReportOptions(emotion=name), tracks=(track, None))
             results.append((name, rep))
             grid.append(row_of(name, stills(path, track, frames)))

@@ -236,7 +236,7 @@ def test_output_that_is_the_input_is_refused(
     before = inp.read_bytes()
     monkeypatch.chdir(tmp_path / "sub")
     out = alias(inp)
-    with pytest.raises(OutputError, match="is the input file; choose another output path"):
+    with pytest.raises(OutputError, match="is the input file .*; choose another path"):
         check_output_path(out, inp)
     with pytest.raises(OutputError, match="is the input file"):
         _copy(inp, out)

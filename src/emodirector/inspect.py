@@ -147,7 +147,7 @@ def plot_blendshapes(track: FaceTrack, output: str | os.PathLike[str]) -> Path:
     fig.suptitle(f"{track.source or 'track'}: blendshapes ({pct:.0f}% of frames with a face)")
     try:
         with atomic_path(out) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
+            fig.savefig(tmp, format="png", dpi=100, metadata={"Software": "emodirector"})
     finally:
         plt.close(fig)
     return out

@@ -20,7 +20,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -28,33 +28,28 @@ from typing import TypeVar
 import numpy as np
 
 from .errors import InputError, NoFaceError, OutputError, TrackFileError
+from .interrupts import deferred
+from .io.paths import claimed
+from .io.reader import FINGERPRINT_KEY, fingerprint
 from .manipulate import (
     EditRequest,
     ManipulateOptions,
-    check_request,
     load_references,
     manipulate,
 )
-from .outofcore import release
-from .render import (
-    FaceEdit,
-    Renderer,
-    RenderOptions,
-    check_renderer,
-    i420_planes,
-    make_renderer,
+from .outofcore import blocks, release
+from .preflight import (
+    KEPT_EDITED,
+    KEPT_TRACK,
+    check_video_options,
+    preflight_edit,
+    preflight_render,
+    resolve_window,
 )
+from .render import FaceEdit, Renderer, RenderOptions, i420_planes, make_renderer
 from .track import TrackOptions, TrackResult, track_frames
 from .types import EditedTrack, FaceTrack, Frame, ProgressHook, VideoInfo, no_progress
-from .video import (
-    DEFAULT_CRF,
-    DEFAULT_PRESET,
-    DecodeStats,
-    VideoReader,
-    VideoWriter,
-    check_output_path,
-    probe,
-)
+from .video import DEFAULT_CRF, DEFAULT_PRESET, DecodeStats, VideoReader, VideoWriter
 
 PathLike = str | os.PathLike[str]
 # Track metadata keys that record the time range a track covers (set by edit for --start/--end).
@@ -74,6 +69,9 @@ class RenderVideoOptions:
     crf: int = DEFAULT_CRF  # libx264 constant rate factor (0 lossless .. 51 worst)
     preset: str = DEFAULT_PRESET  # libx264 speed preset
     prefetch: int = 4  # frames decoded (and warped) ahead in a worker thread (0 = all inline)
+    # Replace existing files that emodirector did not write (io/paths.py); else they are kept
+    # and the run is refused. Files it wrote itself are always replaced.
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,28 +123,6 @@ class EditResult:
         return self.render.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def resolve_window(options: EditOptions, info: VideoInfo) -> tuple[float, float] | None:
-    """(start, end) seconds to edit, or None for the whole video; InputError when impossible."""
-    start, end, preview = options.start, options.end, options.preview
-    if preview is not None and end is not None:
-        raise InputError("give either --end or --preview, not both.")
-    if preview is not None and not preview > 0:
-        raise InputError(f"--preview {preview}: give a positive number of seconds.")
-    if start is not None and not start >= 0:
-        raise InputError(f"--start {start}: give a time in seconds from 0.")
-    if start is None and end is None and preview is None:
-        return None
-    s = start if start is not None else 0.0
-    e = s + preview if preview is not None else (end if end is not None else math.inf)
-    if not e > s:
-        raise InputError(f"--end {e:g} must be after --start {s:g}.")
-    if info.duration is not None and s >= info.start_time + info.duration:
-        raise InputError(
-            f"--start {s:g} is past the end of the video ({info.duration:.2f} s long)."
-        )
-    return s, e
-
-
 def edit(
     video: PathLike,
     request: EditRequest,
@@ -160,24 +136,24 @@ def edit(
     """Change the emotion on the face in `video` as `request` asks, and write `output`.
 
     `compare` also writes a side-by-side original | edited video; `keep_track` is a folder that
-    receives track.npz and edited.npz. Raises NoFaceError when no face is found in the range.
+    receives track.npz and edited.npz. Every check that does not need the track (options, range,
+    schedule, every output against every input) is made first (preflight.py), and each output
+    is locked against a second run writing it at the same time. Raises NoFaceError when no face
+    is found in the range.
     """
     t0 = time.perf_counter()
-    check_request(request)  # a bad emotion name fails now, not after tracking
-    options.track.check()
-    check_video_options(options.video)
-    info = probe(video)
-    outputs = _check_outputs(video, output, compare, request.references)
-    window = resolve_window(options, info)
-    references = load_references(request.references, hook, options.track)
-    tracked = _track(
-        video, options.track, window, hook, options.video.prefetch, options.landmarks_on_disk
-    )
-    edited = manipulate(tracked.track, request, options.manipulate, references)
-    kept = _keep(keep_track, tracked.track, edited)
-    stats = render_video(
-        video, edited, outputs[0], options.video, compare=outputs[1], window=window, hook=hook
-    )
+    pre = preflight_edit(video, request, output, options, compare=compare, keep_track=keep_track)
+    window, outs = pre.window, pre.outputs.paths
+    with claimed(outs.values()):
+        references = load_references(request.references, hook, options.track)
+        tracked = _track(
+            video, options.track, window, hook, options.video.prefetch, options.landmarks_on_disk
+        )
+        edited = manipulate(tracked.track, request, options.manipulate, references)
+        kept = _keep(outs.get(KEPT_TRACK), outs.get(KEPT_EDITED), tracked.track, edited)
+        stats = _render_pass(
+            video, edited, outs["-o"], options.video, outs.get("--compare"), window, hook
+        )
     return EditResult(
         render=stats,
         track=tracked.track,
@@ -186,30 +162,6 @@ def edit(
         track_decode=tracked.decode,
         kept=kept,
     )
-
-
-def check_video_options(options: RenderVideoOptions) -> None:
-    """Refuse encoder settings before the long work starts (the writer would, but only later)."""
-    if not 0 <= options.crf <= 51:
-        raise OutputError(
-            f"crf {options.crf} is out of range: use 0 (lossless) to 51 (worst); 18 is visually clean."
-        )
-    if options.prefetch < 0:
-        raise InputError(f"prefetch {options.prefetch}: give 0 (off) or a number of frames.")
-    check_renderer(options.render)
-
-
-def _check_outputs(
-    video: PathLike, output: PathLike, compare: PathLike | None, refs: Sequence[str]
-) -> tuple[Path, Path | None]:
-    """Refuse unusable output paths before the long work starts."""
-    out = check_output_path(output, video, *refs)
-    if compare is None:
-        return out, None
-    side = check_output_path(compare, video, *refs)
-    if side.resolve() == out.resolve():
-        raise OutputError(f"{side}: the side-by-side video needs its own name, not the output's.")
-    return out, side
 
 
 def _track(
@@ -246,10 +198,8 @@ def _track(
     if track.n_frames == 0:
         raise InputError(f"{video}: no frame{where}; choose a range inside the video.")
     if not track.valid.any():
-        raise NoFaceError(
-            f"{video}: no face found in any of its {track.n_frames} frames{where}; "
-            "give a video that shows a face (or try --face 0)."
-        )
+        raise NoFaceError(_no_face_message(video, track, options.face, where))
+    track.meta = {**track.meta, FINGERPRINT_KEY: fingerprint(video)}
     if window is not None:
         track.meta = {
             **track.meta,
@@ -259,13 +209,31 @@ def _track(
     return result
 
 
-def _keep(folder: PathLike | None, track: FaceTrack, edited: EditedTrack) -> tuple[Path, ...]:
-    """Save the intermediate track files into `folder` (created if needed)."""
-    if folder is None:
+def _no_face_message(video: PathLike, track: FaceTrack, face: int, where: str) -> str:
+    """Why no face was followed: none at all, or fewer faces than --face asks for."""
+    seen = int(track.meta.get("faces_seen", "0") or 0)
+    if seen == 0 or face < seen:
+        return (
+            f"{video}: no face found in any of its {track.n_frames} frames{where}; "
+            "give a video that shows a face."
+        )
+    values = "--face 0" if seen == 1 else f"--face 0 to {seen - 1}"
+    faces = "1 face" if seen == 1 else f"{seen} faces"
+    return (
+        f"{video}: --face {face} asks for face number {face + 1} by size, but at most {faces} "
+        f"were found in a frame{where}; use {values}."
+    )
+
+
+def _keep(
+    track_path: Path | None, edited_path: Path | None, track: FaceTrack, edited: EditedTrack
+) -> tuple[Path, ...]:
+    """Save the intermediate track files to their checked paths (the folder made if needed)."""
+    if track_path is None or edited_path is None:
         return ()
     from .trackfile import save_edited, save_track
 
-    d = Path(folder)
+    d = track_path.parent
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -274,7 +242,7 @@ def _keep(folder: PathLike | None, track: FaceTrack, edited: EditedTrack) -> tup
         ) from exc
     if not os.access(d, os.W_OK):
         raise OutputError(f"{d}: no permission to write the track files there.")
-    return save_track(track, d / "track.npz"), save_edited(edited, d / "edited.npz")
+    return save_track(track, track_path), save_edited(edited, edited_path)
 
 
 def window_of(edited: EditedTrack) -> tuple[float, float] | None:
@@ -301,11 +269,26 @@ def render_video(
     """Pass 2: decode `video` again, warp each frame to the edited geometry, and write `output`.
 
     `edited` must come from this video (same size, one row per decoded frame in `window`, same
-    times), else TrackFileError. Frames without a face, or with a zero edit, are written as decoded.
+    times, same source fingerprint), else TrackFileError. Frames without a face, or with a zero
+    edit, are written as decoded. The outputs are checked first and locked while written.
     """
+    pre = preflight_render(video, output, options, compare=compare)
+    outs = pre.outputs.paths
+    with claimed(outs.values()):
+        return _render_pass(video, edited, outs["-o"], options, outs.get("--compare"), window, hook)
+
+
+def _render_pass(
+    video: PathLike,
+    edited: EditedTrack,
+    output: Path,
+    options: RenderVideoOptions,
+    compare: Path | None,
+    window: tuple[float, float] | None,
+    hook: ProgressHook,
+) -> RenderStats:
+    """Pass 2 over checked, claimed outputs (see render_video)."""
     t0 = time.perf_counter()
-    check_video_options(options)
-    _check_outputs(video, output, compare, ())
     renderer = make_renderer(options.render)
     with VideoReader(video) as reader:
         info = reader.info
@@ -318,7 +301,8 @@ def render_video(
             # Decoding and warping run in a worker thread while this one encodes (both release
             # the GIL for their heavy parts): the warp hides behind the encoder.
             rendered = _rendered(frames, renderer, edited, stats)
-            pictures = stack.enter_context(prefetched(rendered, options.prefetch))
+            with deferred():  # the worker starts only once the stack will stop it
+                pictures = stack.enter_context(prefetched(rendered, options.prefetch))
             for written, (frame, picture) in enumerate(pictures, start=1):
                 writer.write(frame, picture)
                 if side is not None:
@@ -341,18 +325,19 @@ def _open_writers(
     options: RenderVideoOptions,
 ) -> tuple[VideoWriter, VideoWriter | None]:
     def open_one(path: PathLike, width: int | None = None) -> VideoWriter:
-        return stack.enter_context(
-            VideoWriter(
-                path,
-                info,
-                crf=options.crf,
-                preset=options.preset,
-                audio_from=video,
-                audio_window=window,
-                width=width,
-                height=info.height,
+        with deferred():  # made and registered for cleanup, or not made
+            return stack.enter_context(
+                VideoWriter(
+                    path,
+                    info,
+                    crf=options.crf,
+                    preset=options.preset,
+                    audio_from=video,
+                    audio_window=window,
+                    width=width,
+                    height=info.height,
+                )
             )
-        )
 
     writer = open_one(output)
     side = None if compare is None else open_one(compare, 2 * (info.width + info.width % 2))
@@ -406,13 +391,45 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def _check_match(edited: EditedTrack, info: VideoInfo, video: PathLike) -> None:
-    """Refuse an edited track made from another video before any frame is written."""
+    """Refuse an edited track made from another video, or a damaged one, before any frame is
+    written: size, recorded source fingerprint, and coordinates (finite, near the frame)."""
     t = edited.original
     if (t.width, t.height) != (info.width, info.height):
         raise TrackFileError(
             f"the edited track is for a {t.width}x{t.height} video but {video} is "
             f"{info.width}x{info.height}; use the track made from this video."
         )
+    recorded = t.meta.get(FINGERPRINT_KEY)
+    if recorded and recorded != fingerprint(video):
+        raise TrackFileError(
+            f"the edited track was made from another video ({t.source or 'unknown'}, whose "
+            f"fingerprint differs from {video}'s); render it into the video it was made from."
+        )
+    _check_coordinates(edited, info)
+
+
+# Landmarks further than this many frame sizes outside the picture are not a face but damage.
+COORDINATE_MARGIN = 1.0
+
+
+def _check_coordinates(edited: EditedTrack, info: VideoInfo) -> None:
+    """Refuse NaN, infinite or absurd landmark coordinates in frames marked as having a face
+    (rendered, they would smear streaks across the picture). Reads the rows block by block."""
+    valid = np.asarray(edited.original.valid, dtype=bool)
+    lo = np.array([-COORDINATE_MARGIN * info.width, -COORDINATE_MARGIN * info.height])
+    hi = np.array([(1 + COORDINATE_MARGIN) * info.width, (1 + COORDINATE_MARGIN) * info.height])
+    for name, lm in (("tracked", edited.original.landmarks), ("edited", edited.landmarks)):
+        for rows in blocks(lm.shape[0], RELEASE_EVERY):
+            xy = np.asarray(lm[rows, :, :2], dtype=np.float64)[valid[rows]]
+            bad = ~np.isfinite(xy).all(axis=(1, 2)) | ((xy < lo) | (xy > hi)).any(axis=(1, 2))
+            release(lm, rows.start, rows.stop)
+            if bad.any():
+                frame = int(np.flatnonzero(valid[rows])[np.argmax(bad)]) + rows.start
+                raise TrackFileError(
+                    f"the edited track is damaged: the {name} landmarks of frame {frame} are "
+                    f"NaN or far outside the {info.width}x{info.height} picture; make it again "
+                    "with 'emodirector manipulate'."
+                )
 
 
 _END = object()  # marks the end of a prefetched stream
@@ -425,29 +442,45 @@ def prefetched(items: Iterable[T], depth: int) -> Iterator[Iterator[T]]:
     release the GIL for their heavy work, so producer and consumer overlap).
 
     Memory stays bounded (at most depth + 1 frames in flight). Leaving the block early (an error,
-    Ctrl-C) stops and joins the thread before the caller closes the reader it reads from; an
-    exception raised while producing is re-raised in the consumer.
+    Ctrl-C, SIGTERM) stops and joins the thread before the caller closes the reader it reads
+    from, and a second Ctrl-C cannot cut that join short; an exception raised while producing
+    is re-raised in the consumer. The thread is not a daemon and also stops when the main thread
+    has ended: a thread still inside native code when the interpreter exits aborts the process
+    ("terminate called without an active exception").
     """
     if depth <= 0:
         yield iter(items)
         return
     q: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
+    main = threading.main_thread()
+
+    def stopping() -> bool:
+        return stop.is_set() or not main.is_alive()
+
+    def put(item: object) -> bool:
+        """Queue one item unless told to stop (never blocks for good: the consumer may be gone)."""
+        while not stopping():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(_END)
+            put(_END)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            q.put(exc)
+            put(exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator: run its cleanup in this thread, now
+                with contextlib.suppress(Exception):
+                    close()
 
     def consume() -> Iterator[T]:
         while True:
@@ -458,16 +491,19 @@ def prefetched(items: Iterable[T], depth: int) -> Iterator[Iterator[T]]:
                 raise item
             yield item  # type: ignore[misc]
 
-    worker = threading.Thread(target=produce, name="emodirector-decode", daemon=True)
-    worker.start()
+    worker = threading.Thread(target=produce, name="emodirector-decode", daemon=False)
     try:
+        with deferred():  # Ctrl-C during start() still reaches the join below
+            worker.start()
         yield consume()
     finally:
-        stop.set()
-        while worker.is_alive():
-            with contextlib.suppress(queue.Empty):
-                q.get(timeout=0.05)
-        worker.join()
+        with deferred():
+            stop.set()
+            while worker.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    q.get(timeout=0.05)
+            if worker.ident is not None:
+                worker.join()
 
 
 def _read_stats(reader: VideoReader, window: tuple[float, float] | None) -> DecodeStats:
@@ -524,12 +560,14 @@ def _count_message(
 
 
 __all__ = [
+    "FINGERPRINT_KEY",
     "EditOptions",
     "EditResult",
     "RenderStats",
     "RenderVideoOptions",
     "edit",
     "render_video",
+    "check_video_options",
     "resolve_window",
     "side_by_side",
     "window_of",

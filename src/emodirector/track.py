@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from .errors import EmodirectorError, InputError, ModelNotFoundError, VideoError
+from .interrupts import deferred
+from .io.reader import FINGERPRINT_KEY, fingerprint
 from .model import find_face_model
 from .outofcore import RowBuffer, RowFile
 from .types import N_BLENDSHAPES, N_LANDMARKS, FaceTrack, Frame, ProgressHook, no_progress
@@ -130,9 +132,15 @@ class Landmarker:
         self._lm: Any = None
         self._image_lm: Any = None
         self._image_used = False
-        with _quiet_native_stderr():
-            self._lm = _create_landmarker(self._path, options, video=True)
         self._last_ms = -1
+        # Ctrl-C cannot land between making the native landmarker and keeping it: an orphan
+        # would be closed by its finaliser at interpreter exit, which prints a traceback.
+        try:
+            with deferred(), _quiet_native_stderr():
+                self._lm = _create_landmarker(self._path, options, video=True)
+        except BaseException:
+            self.close()
+            raise
 
     def __enter__(self) -> Landmarker:
         return self
@@ -146,11 +154,13 @@ class Landmarker:
         self.close()
 
     def close(self) -> None:
-        for name in ("_lm", "_image_lm"):
-            lm = getattr(self, name)
-            if lm is not None:
-                lm.close()
+        """Close both native landmarkers now (not in a finaliser), even during Ctrl-C."""
+        with deferred():
+            for name in ("_lm", "_image_lm"):
+                lm = getattr(self, name)
                 setattr(self, name, None)
+                if lm is not None:
+                    lm.close()
 
     def detect(self, rgb: np.ndarray, time_s: float) -> list[FaceObservation]:
         """Faces in one RGB frame (H, W, 3) uint8 at time_s seconds; timestamps must increase."""
@@ -175,7 +185,8 @@ class Landmarker:
         first = not self._image_used
         with _quiet_native_stderr() if first else contextlib.nullcontext():
             if self._image_lm is None:
-                self._image_lm = _create_landmarker(self._path, self._options, video=False)
+                with deferred():
+                    self._image_lm = _create_landmarker(self._path, self._options, video=False)
             result = self._image_lm.detect(image)
         self._image_used = True
         h, w = crop.shape[:2]
@@ -422,6 +433,7 @@ class _Finder:
     retracted: list[int] = field(default_factory=list)  # frames whose face was unconfirmed
     crop_hits: int = 0  # frames whose face came from a crop
     tile_scans: int = 0  # tile scans run
+    faces_seen: int = 0  # the most faces found in one frame while searching (for messages)
 
     def find(self, index: int, rgb: np.ndarray, time_s: float) -> FaceObservation | None:
         if self.follower.last_box is None:
@@ -446,6 +458,7 @@ class _Finder:
 
     def _acquire(self, index: int, rgb: np.ndarray, time_s: float) -> FaceObservation | None:
         faces = self.acquisition_faces(index - self.search_start, rgb, time_s)
+        self.faces_seen = max(self.faces_seen, len(faces))
         chosen = self.follower.choose(faces, time_s)
         if chosen is not None:
             self.acquired_at.append(index)
@@ -515,6 +528,7 @@ def track_video(
         track = track_frames(frames, info.width, info.height, options, hook=hook, total=total)
         track.fps = info.fps
         track.source = Path(path).name
+        track.meta[FINGERPRINT_KEY] = fingerprint(path)
         return TrackResult(track=track, decode=reader.stats)
 
 
@@ -560,6 +574,7 @@ def track_frames(
         acquired_at=",".join(str(i) for i in finder.acquired_at),
         crop_frames=str(finder.crop_hits),
         tile_scans=str(finder.tile_scans),
+        faces_seen=str(finder.faces_seen),
     )
     if options.smoothing:
         from .smoothing import smooth_track

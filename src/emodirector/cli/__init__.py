@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
 from ..errors import EmodirectorError
+from ..interrupts import Terminated, stop_signals_raise
 
 # Command modules, in the order --help lists them.
 COMMANDS = ("track", "inspect", "manipulate", "render", "edit", "report")
@@ -42,21 +44,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `emodirector` console script."""
+    """Entry point of the `emodirector` console script.
+
+    SIGTERM and SIGHUP end a run as Ctrl-C does: partial files are removed, one line says so,
+    and the exit status is 128 + the signal number (130 for Ctrl-C).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except EmodirectorError as exc:
-        print(f"emodirector: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(
-            "emodirector: interrupted; no output was written under the final name.", file=sys.stderr
-        )
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_ERROR
+    with stop_signals_raise():
+        try:
+            return int(args.func(args) or 0)
+        except EmodirectorError as exc:
+            print(f"emodirector: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        except KeyboardInterrupt as exc:
+            signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+            name = "interrupted" if signum == signal.SIGINT else f"stopped by {exc}"
+            print(
+                f"emodirector: {name}; partial files were removed, nothing unfinished was left "
+                "under a final name.",
+                file=sys.stderr,
+            )
+            return 128 + int(signum)
+        except BrokenPipeError:
+            return EXIT_ERROR
+        except OSError as exc:  # a file-system refusal no check foresaw: one line, no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"emodirector: error: {where}{exc.strerror or exc}.", file=sys.stderr)
+            return EXIT_ERROR
 
 
 if __name__ == "__main__":

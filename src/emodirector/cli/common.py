@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 import threading
@@ -63,3 +64,13 @@ def warn(message: str) -> None:
 def info(message: str) -> None:
     """One informational line on stdout."""
     print(message)
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    """--overwrite, for every command that writes files."""
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files that emodirector did not write (files it wrote "
+        "itself are always replaced; inputs never are)",
+    )

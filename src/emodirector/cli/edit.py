@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ..pipeline import EditOptions, RenderVideoOptions, edit
+from ..preflight import preflight_edit
 from ..report import ReportOptions, report
 from ..track import TrackOptions
-from .common import info, progress, warn
+from .common import add_overwrite_argument, info, progress, warn
 from .manipulate import add_request_arguments, request_from_args
 from .render import add_video_arguments, report_render, video_options
-from .report import add_report_outputs, check_report_outputs, summary, write_outputs
+from .report import add_report_outputs, summary, write_outputs
 
 _EDIT = EditOptions()
 _TRACK = TrackOptions()
@@ -36,7 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--preview", type=float, metavar="SECONDS", help="only SECONDS from --start (or 0): a trial"
     )
     p.add_argument(
-        "--keep-track", metavar="DIR", help="also save track.npz and edited.npz into DIR"
+        "--keep-track",
+        metavar="DIR",
+        help="also save track.npz and edited.npz into DIR (files there that emodirector wrote "
+        "are replaced; others only with --overwrite)",
     )
     p.add_argument(
         "--face",
@@ -54,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "lip sync, identity, stability, container; implied by --json/--html",
     )
     add_report_outputs(r)
+    add_overwrite_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -61,7 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def options_from_args(args: argparse.Namespace) -> EditOptions:
     """The EditOptions the parsed arguments ask for (unset ones keep EditOptions' defaults)."""
     return EditOptions(
-        track=TrackOptions(face=args.face, face_model=args.face_model),
+        # edit has no --max-faces: look for as many faces as --face needs.
+        track=TrackOptions(
+            face=args.face,
+            max_faces=max(_TRACK.max_faces, args.face + 1),
+            face_model=args.face_model,
+        ),
         manipulate=_EDIT.manipulate,
         video=video_options(args),
         start=args.start,
@@ -73,7 +83,19 @@ def options_from_args(args: argparse.Namespace) -> EditOptions:
 def run(args: argparse.Namespace) -> int:
     request, _refs = request_from_args(args)
     options = options_from_args(args)
-    js, page = check_report_outputs(args, args.video, args.output)  # before the long work
+    # Every check that does not need the track, the report files included, before the long work.
+    pre = preflight_edit(
+        args.video,
+        request,
+        args.output,
+        options,
+        compare=args.compare,
+        keep_track=args.keep_track,
+        reports=[("--json", args.json), ("--html", args.html)],
+    )
+    for note in pre.notes:
+        warn(note)
+    js, page = pre.path("--json"), pre.path("--html")
     with progress("edit", enabled=not args.quiet) as hook:
         result = edit(
             args.video,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import info
+from .common import add_overwrite_argument, info
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("track", metavar="TRACK.npz", help="a track file from 'emodirector track'")
     p.add_argument("--plot", metavar="OUT.png", help="write a PNG of the main blendshape curves")
+    add_overwrite_argument(p)
     p.set_defaults(func=run)
 
 
@@ -25,9 +26,11 @@ def run(args: argparse.Namespace) -> int:
 
     track = load_track(args.track)
     if args.plot:
-        from ..video import check_output_path
+        from ..io.paths import check_outputs
 
-        check_output_path(args.plot, args.track)
+        check_outputs(
+            [("--plot", args.plot)], [("the track", args.track)], overwrite=args.overwrite
+        )
     s = summarize(track)
     info(f"{args.track}: track of {s.source or '(unknown video)'}")
     info(f"  frames     {s.frames} ({s.duration:.2f} s, {s.fps:.2f} fps average)")

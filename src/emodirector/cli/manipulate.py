@@ -11,6 +11,7 @@ import argparse
 import numpy as np
 
 from ..emotions import parse_emotion_spec
+from ..io.paths import check_outputs
 from ..manipulate import (
     EditRequest,
     ManipulateOptions,
@@ -19,8 +20,7 @@ from ..manipulate import (
     manipulate,
 )
 from ..types import EditedTrack
-from ..video import check_output_path
-from .common import info, progress
+from .common import add_overwrite_argument, info, progress, warn
 
 _DEFAULT_REQUEST = EditRequest()
 _DEFAULT_OPTIONS = ManipulateOptions()
@@ -129,6 +129,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="expression basis: fitted to this person (toward the generic one) or generic "
         "(default %(default)s).",
     )
+    add_overwrite_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -137,8 +138,14 @@ def run(args: argparse.Namespace) -> int:
     from ..trackfile import load_track, save_edited
 
     request, refs = request_from_args(args)
-    out = check_output_path(args.output, args.track, *refs)
-    plot = check_output_path(args.plot, args.track, args.output) if args.plot else None
+    checked = check_outputs(
+        [("-o", args.output), ("--plot", args.plot)],
+        [("the track", args.track), *(("--ref", r) for r in refs), ("--presets", args.presets)],
+        overwrite=args.overwrite,
+    )
+    for note in checked.notes():
+        warn(note)
+    out, plot = checked.paths["-o"], checked.paths.get("--plot")
     track = load_track(args.track)
     with progress("reference", enabled=not args.quiet) as hook:
         references = load_references(refs, hook)

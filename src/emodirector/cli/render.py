@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..pipeline import RenderStats, RenderVideoOptions, render_video, window_of
-from .common import info, progress, warn
+from .common import add_overwrite_argument, info, progress, warn
 
 _VIDEO = RenderVideoOptions()
 
@@ -32,7 +32,9 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def video_options(args: argparse.Namespace) -> RenderVideoOptions:
-    return RenderVideoOptions(render=_VIDEO.render, crf=args.crf, preset=args.preset)
+    return RenderVideoOptions(
+        render=_VIDEO.render, crf=args.crf, preset=args.preset, overwrite=args.overwrite
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,24 +48,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("edited", metavar="EDITED.npz", help="an edited track file")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="the rendered video")
     add_video_arguments(p)
+    add_overwrite_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..preflight import preflight_render
     from ..trackfile import load_edited
-    from ..video import check_output_path
 
-    for out in (args.output, args.compare):
-        if out is not None:  # never overwrite an input, the track file included
-            check_output_path(out, args.video, args.edited)
+    options = video_options(args)
+    pre = preflight_render(
+        args.video, args.output, options, compare=args.compare, edited_file=args.edited
+    )
+    for note in pre.notes:
+        warn(note)
     edited = load_edited(args.edited)
     with progress("render", enabled=not args.quiet) as hook:
         stats = render_video(
             args.video,
             edited,
             args.output,
-            video_options(args),
+            options,
             compare=args.compare,
             window=window_of(edited),
             hook=hook,

@@ -9,9 +9,10 @@ import argparse
 import math
 from pathlib import Path
 
+from ..io.paths import check_outputs
+from ..preflight import check_input_name
 from ..report import Report, ReportOptions, report, write_json
-from ..video import check_output_path
-from .common import info, progress, warn
+from .common import add_overwrite_argument, info, progress, warn
 
 _DEFAULTS = ReportOptions()
 
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "neutral, or synonyms such as surprised); default: the class whose probability rose most.",
     )
     add_report_outputs(p)
+    add_overwrite_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -49,15 +51,20 @@ def add_report_outputs(p: argparse.ArgumentParser) -> None:
     )
 
 
-def check_report_outputs(args: argparse.Namespace, *inputs: str) -> tuple[Path | None, Path | None]:
+def check_report_outputs(
+    args: argparse.Namespace, original: str, edited: str
+) -> tuple[Path | None, Path | None]:
     """Refuse unusable --json/--html paths before any work is done."""
-    js = check_output_path(args.json, *inputs) if args.json else None
-    page = (
-        check_output_path(args.html, *inputs, *([args.json] if args.json else []))
-        if args.html
-        else None
+    for path, what in ((original, "original video"), (edited, "edited video")):
+        check_input_name(path, what)
+    checked = check_outputs(
+        [("--json", args.json), ("--html", args.html)],
+        [("the original video", original), ("the edited video", edited)],
+        overwrite=args.overwrite,
     )
-    return js, page
+    for note in checked.notes():
+        warn(note)
+    return checked.paths.get("--json"), checked.paths.get("--html")
 
 
 def write_outputs(rep: Report, js: Path | None, page: Path | None) -> None:

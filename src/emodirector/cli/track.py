@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import OutputError
 from ..track import TrackOptions, TrackResult
-from .common import info, progress, warn
+from .common import add_overwrite_argument, info, progress, warn
 
 _DEFAULTS = TrackOptions()
 
@@ -62,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a face_landmarker.task to use instead of the installed one "
         "(or set EMODIRECTOR_FACE_MODEL)",
     )
+    add_overwrite_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -83,21 +84,35 @@ def run(args: argparse.Namespace) -> int:
     opts = options_of(args)
     if args.list_faces:
         return _list(args.video, opts)
-    from ..trackfile import save_track
-    from ..video import OUTPUT_MUXERS, check_output_path
+    from ..io.paths import check_outputs, claimed
+    from ..preflight import check_input_name
+    from ..video import OUTPUT_MUXERS
 
     if not args.output:
         raise OutputError("give the track file to write with -o TRACK.npz (or use --list-faces).")
-    out = check_output_path(args.output, args.video)
-    if out.suffix.lower() != ".npz":
-        raise OutputError(f"{out}: track files are .npz; give a name ending in .npz.")
-    preview = None
-    if args.preview:
-        preview = check_output_path(args.preview, args.video, out)
-        if preview.suffix.lower() not in OUTPUT_MUXERS:  # refuse now, not after tracking
-            kinds = ", ".join(OUTPUT_MUXERS)
-            raise OutputError(f"{preview}: a preview is a video; use one of {kinds}.")
+    check_input_name(args.video, "input video")
+    checked = check_outputs(
+        [("-o", args.output), ("--preview", args.preview)],
+        [("the input video", args.video)],
+        overwrite=args.overwrite,
+    )
+    if Path(args.output).suffix.lower() != ".npz":
+        raise OutputError(f"{args.output}: track files are .npz; give a name ending in .npz.")
+    if args.preview and Path(args.preview).suffix.lower() not in OUTPUT_MUXERS:
+        kinds = ", ".join(OUTPUT_MUXERS)  # refuse now, not after tracking
+        raise OutputError(f"{args.preview}: a preview is a video; use one of {kinds}.")
+    for note in checked.notes():
+        warn(note)
+    out, preview = checked.paths["-o"], checked.paths.get("--preview")
+    with claimed(checked.paths.values()):
+        return _track_and_save(args, opts, out, preview)
+
+
+def _track_and_save(
+    args: argparse.Namespace, opts: TrackOptions, out: Path, preview: Path | None
+) -> int:
     from ..track import track_video
+    from ..trackfile import save_track
 
     start = time.perf_counter()
     with progress(Path(args.video).name, enabled=not args.quiet) as hook:
@@ -125,11 +140,19 @@ def run(args: argparse.Namespace) -> int:
 def _warn_about(result: TrackResult, face: int) -> None:
     track, decode = result.track, result.decode
     if not track.valid.any():
-        which = "no face" if face == 0 else f"no face of rank {face}"
-        warn(
-            f"{which} was found in any frame; the track is written with every frame marked "
-            "as without a face (try --list-faces)."
-        )
+        seen = int(track.meta.get("faces_seen", "0") or 0)
+        if face > 0 and seen > 0:
+            values = "--face 0" if seen == 1 else f"--face 0 to {seen - 1}"
+            warn(
+                f"--face {face}: at most {seen} face(s) were found in a frame, so none of rank "
+                f"{face}; the track is written with every frame marked as without a face "
+                f"(use {values})."
+            )
+        else:
+            warn(
+                "no face was found in any frame; the track is written with every frame marked "
+                "as without a face (try --list-faces)."
+            )
     picks = [int(i) for i in track.meta.get("acquired_at", "").split(",") if i]
     if len(picks) > 1:
         times = ", ".join(f"{track.timestamps[i]:.2f} s" for i in picks[1:])
