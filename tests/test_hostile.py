@@ -608,3 +608,21 @@ def test_a_second_run_writing_the_same_output_is_refused(
     rc, _, err = run_cli(capsys, "render", str(clip), str(edited), "-o", str(out))
     assert rc == 0, err
     assert litter(tmp_path) == []
+
+
+def test_overwrite_replaces_a_file_not_ours_and_the_result_is_ours(
+    tmp_path: Path, clip: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edited = no_face_edited(clip, tmp_path / "edited.npz")
+    foreign = tmp_path / "o.mp4"
+    foreign.write_bytes(b"not a video of ours")
+    rc, _, err = run_cli(capsys, "render", str(clip), str(edited), "-o", str(foreign))
+    one_error_line(rc, err, "not written by emodirector", "--overwrite")
+    assert foreign.read_bytes() == b"not a video of ours"
+    rc, _, err = run_cli(
+        capsys, "render", str(clip), str(edited), "-o", str(foreign), "--overwrite"
+    )
+    assert rc == 0, err
+    assert len(frame_times(foreign)) == 6
+    rc, _, err = run_cli(capsys, "render", str(clip), str(edited), "-o", str(foreign))
+    assert rc == 0, err  # now ours: a re-run replaces it without the flag
