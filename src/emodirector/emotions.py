@@ -405,6 +405,26 @@ def _labels(
 # ----------------------------------------------------------------------------- the edit
 
 
+# The highest value an emotional channel takes on a calm face, in MediaPipe's coding (the
+# neutral parts of the shared clips, smile_reference's first second included). A person whose
+# calmest frames still hold an emotion (a man grinning through a whole clip) is taken to this
+# level, so "neutral" removes it; the brows' and eye squint's resting values vary too much from
+# person to person (0.0-0.8) to cap.
+REST_CEILING = {
+    "mouthSmile": 0.15, "mouthFrown": 0.1, "mouthDimple": 0.15, "mouthStretch": 0.15,
+    "mouthPress": 0.2, "browDown": 0.15, "eyeWide": 0.15, "cheekSquint": 0.1, "noseSneer": 0.1,
+}  # fmt: skip
+
+
+def rest_level(calm: np.ndarray) -> np.ndarray:
+    """(52,) the calm baseline with each REST_CEILING channel capped at its ceiling."""
+    out = calm.copy()
+    for group, ceiling in REST_CEILING.items():
+        cols = [_INDEX[n] for n in (group, group + "Left", group + "Right") if n in _INDEX]
+        out[cols] = np.minimum(out[cols], ceiling)
+    return out
+
+
 def calm_baseline(blendshapes: np.ndarray, valid: np.ndarray, share: float = 0.2) -> np.ndarray:
     """(52,) the person's calm face: mean blendshapes of the frames least emotionally active.
 
@@ -422,13 +442,18 @@ def preset_target(
 ) -> np.ndarray:
     """(T, 52) blendshapes with `preset` fully applied at `intensity`.
 
-    Emotional channels: baseline + intensity x offset + a shrinking share of the person's own
-    deviation from baseline. Speech channels: the original plus intensity x offset.
+    Emotional channels, at intensity 1: the rest level (the calm baseline, capped by
+    REST_CEILING) + the offset + `keep` of the person's own deviation from the calm baseline;
+    at intensity I the change from the original is I times that of intensity 1.
+    Speech channels: the original plus intensity x offset.
     """
-    own = max(0.0, 1.0 - intensity * (1.0 - keep))
+    level = rest_level(base)
     out = b.copy()
     emo = EMOTIONAL_MASK
-    out[:, emo] = base[emo] + intensity * preset.offsets[emo] + own * (b[:, emo] - base[emo])
+    own = b[:, emo] - base[emo]  # the person's own emotional motion
+    removed = min(1.0, intensity * (1.0 - keep))  # share of it taken away
+    out[:, emo] = b[:, emo] + intensity * (level[emo] + preset.offsets[emo] - base[emo])
+    out[:, emo] -= removed * own
     out[:, SPEECH_MASK] = b[:, SPEECH_MASK] + intensity * preset.offsets[SPEECH_MASK]
     return out
 
@@ -487,7 +512,11 @@ def _bound_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def edit_blendshapes(
-    track: FaceTrack, plan: EditPlan, keep: float, block: int = 4096
+    track: FaceTrack,
+    plan: EditPlan,
+    keep: float,
+    block: int = 4096,
+    bounds: tuple[float, float] = (0.0, 1.0),
 ) -> np.ndarray:
     """(T, 52) float64 edited blendshapes: segments cross-faded by weight, then overrides.
 
@@ -496,6 +525,10 @@ def edit_blendshapes(
     all frames first), so frames are edited `block` at a time: temporaries stay small.
 
     Rows of frames without a face are returned unchanged (NaN).
+
+    `bounds` limits the edited values: [0, 1] is the tracker's range; the manipulator asks
+    for a wider one (GEOMETRY_BOUNDS) because the geometry may go where the coding cannot,
+    e.g. brows lowered below a browInnerUp of 0 on a face whose brows rest at 0.
     """
     out = track.blendshapes.astype(np.float64)
     valid_rows = np.flatnonzero(track.valid)
@@ -512,14 +545,14 @@ def edit_blendshapes(
                 target = ref[sl]
             else:
                 continue
-            edit += w[rows][:, None] * (np.clip(target, 0.0, 1.0) - bv)
+            edit += w[rows][:, None] * (np.clip(target, *bounds) - bv)
         edited = bv + edit
         env = plan.envelope[rows]
         for o in plan.overrides:
             col = edited[:, o.channel]
             change = o.value if o.relative else o.value - col
             edited[:, o.channel] = col + env * change
-        out[rows] = np.clip(edited, 0.0, 1.0)
+        out[rows] = np.clip(edited, *bounds)
     return out
 
 

@@ -134,6 +134,12 @@ def scan_poses(
     return FramePoses(scale, rot, trans), acc
 
 
+def to_normalised(landmarks: np.ndarray, norm: FramePoses, rows: np.ndarray) -> np.ndarray:
+    """Pixel landmarks (R, 478, 3) of frames `rows` -> the normalised face space."""
+    pts = np.einsum("bnj,bij->bni", landmarks, norm.rotation[rows])
+    return norm.scale[rows, None, None] * pts + norm.translation[rows, None]
+
+
 def to_frame_displacement(disp: np.ndarray, norm: FramePoses, rows: np.ndarray) -> np.ndarray:
     """Normalised-space displacements (R, 478, 3) of frames `rows` -> pixel displacements."""
     return np.einsum("bni,bij->bnj", disp, norm.rotation[rows]) / norm.scale[rows, None, None]
@@ -435,8 +441,9 @@ def apply_basis(
     basis: ExpressionBasis,
     new_blendshapes: np.ndarray,
     *,
-    lip_correction: bool = True,
+    lips: str = "articulation",
     protect_blinks: bool = True,
+    gains: np.ndarray | None = None,
     out: np.ndarray | None = None,
     block: int = APPLY_BLOCK,
 ) -> np.ndarray:
@@ -447,7 +454,14 @@ def apply_basis(
     `out` (default: a new in-memory array) receives the result, block by block, and the pages
     of both arrays are released after each block when they live on disk (see outofcore.py).
     Frames that cannot be edited (no face) get the tracked rows.
+
+    `lips`: "articulation" keeps the speech's lip closures and rhythm while letting the edit
+    add its own opening (articulation.keep_articulation); "exact" keeps the inner-lip opening
+    of every frame exactly (keep_lip_opening); "off" leaves the basis's lip motion as it is.
+    `gains` (52,) scales each channel's change before it becomes geometry (the delivery
+    calibration, see signatures.DELIVERY_GAINS); None = 1.
     """
+    from .articulation import keep_articulation
     if out is None:
         out = np.empty(track.landmarks.shape, dtype=np.float32)
     editable = track.valid & np.isfinite(norm.scale)
@@ -458,12 +472,17 @@ def apply_basis(
         rows = sl.start + np.flatnonzero(editable[sl])
         if rows.size:
             delta = new_blendshapes[rows] - track.blendshapes[rows].astype(np.float64)
+            if gains is not None:
+                delta = delta * gains
             disp = np.einsum("bc,cnk->bnk", delta, fields)
             if protect_blinks:
                 disp = keep_blinks(disp, track.blendshapes[rows], template)
-            if lip_correction:
-                disp = keep_lip_opening(disp, basis.template)
             moved = track.landmarks[rows].astype(np.float64)
+            if lips == "articulation":
+                lips_now = to_normalised(moved, norm, rows)
+                disp = keep_articulation(disp, lips_now, basis.template)
+            elif lips == "exact":
+                disp = keep_lip_opening(disp, basis.template)
             moved += to_frame_displacement(disp, norm, rows)
             out[rows] = moved.astype(np.float32)
         release(track.landmarks, sl.start, sl.stop)
@@ -496,7 +515,7 @@ def keep_lip_opening(disp: np.ndarray, template: np.ndarray) -> np.ndarray:
     The correction of each inner-lip point is spread smoothly over its side of the mouth
     (upper lip and above, or lower lip and below), so the lips do not tear from the face.
     """
-    up_w, low_w = _lip_weights(template.tobytes(), template.shape)
+    up_w, low_w = lip_spread_weights(template.tobytes(), template.shape)
     ups = [u for u, _ in INNER_LIP_PAIRS]
     lows = [lo for _, lo in INNER_LIP_PAIRS]
     mid = (disp[:, ups] + disp[:, lows]) / 2
@@ -508,7 +527,7 @@ def keep_lip_opening(disp: np.ndarray, template: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _lip_weights(buf: bytes, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def lip_spread_weights(buf: bytes, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(478, 9) spreading weights from upper / lower inner-lip points (exact at the points)."""
     tpl = np.frombuffer(buf, dtype=np.float32).reshape(shape).astype(np.float64)
     ups = np.array([u for u, _ in INNER_LIP_PAIRS])

@@ -1,0 +1,52 @@
+"""Speech kept as articulation, not as an exact lip gap.
+
+What makes the words visible: the lips meet where the speaker's lips meet (m, b, p), they open
+and close in the speech's rhythm, they round (pucker, funnel; those channels are never edited)
+and the jaw moves with the syllables. An emotion adds its own opening on top: the upper lip
+rises in a grin or a sneer, the jaw drops in surprise and fear (REAL_EXPRESSIONS.md: every
+strong emotion but sadness opens the lips by a further 6-10 % of the inter-ocular distance).
+
+So each inner-lip pair (upper, lower point) keeps the shared part of the edit's displacement,
+while the part that opens the pair is scaled by how open the original pair is: nothing where
+the original lips touch, all of it once they are open by OPEN_FULL. An edit that closes the
+pair may take away at most SHRINK of the original gap, so the speech's opening stays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .expression import INNER_LIP_PAIRS, lip_spread_weights
+
+# Normalised face space, unit = outer-eye-corner distance (about 1.5x the eye-centre distance
+# `report` uses). Closed lips leave inner-lip gaps under ~0.01 in MediaPipe's mesh.
+OPEN_START = 0.012  # original gap below which the pair counts as closed: no added opening
+OPEN_FULL = 0.05  # original gap from which the edit's whole added opening applies
+SHRINK = 0.3  # largest share of the original gap an edit may close
+
+
+def opening_gate(gap: np.ndarray) -> np.ndarray:
+    """0 where the original inner lips touch, 1 once open by OPEN_FULL, a smoothstep between."""
+    x = np.clip((gap - OPEN_START) / (OPEN_FULL - OPEN_START), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def keep_articulation(disp: np.ndarray, points: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Correct displacements (B, 478, 3) so the lips articulate as in the original.
+
+    `points` (B, 478, 3) are the original landmarks of the same frames in the normalised space
+    (y down), `template` the basis template. Returns the corrected displacements.
+    """
+    ups = [u for u, _ in INNER_LIP_PAIRS]
+    lows = [lo for _, lo in INNER_LIP_PAIRS]
+    gap = np.maximum(points[:, lows, 1] - points[:, ups, 1], 0.0)  # (B, 9) original opening
+    rel = disp[:, lows] - disp[:, ups]  # (B, 9, 3): how the edit moves lower vs upper lip
+    opens = rel[:, :, 1]  # > 0: the edit opens the pair
+    keep = np.where(
+        opens > 0,
+        opening_gate(gap),
+        np.minimum(1.0, SHRINK * gap / np.maximum(-opens, 1e-9)),
+    )  # (B, 9) share of the relative motion kept
+    half = (1.0 - keep)[:, :, None] * rel / 2  # moved back toward the pair's shared motion
+    up_w, low_w = lip_spread_weights(template.tobytes(), template.shape)
+    return disp + np.einsum("nk,bkd->bnd", up_w, half) - np.einsum("nk,bkd->bnd", low_w, half)
