@@ -31,7 +31,7 @@ import numpy as np
 from emodirector.demo import sample_clip
 from emodirector.manipulate import EditRequest, EmotionSpec, manipulate
 from emodirector.pipeline import render_video
-from emodirector.report import ReportOptions, report
+from emodirector.report import ReportOptions, face_frame_points, report
 from emodirector.signatures import (
     MEASURE_GROUPS,
     REAL_SIGNATURES,
@@ -83,7 +83,11 @@ def measure_one(
     requested = group_means(edited.blendshapes[both].astype(np.float64) - orig)
     achieved = group_means(after.blendshapes[both].astype(np.float64) - orig)
     jaw = BLENDSHAPE_NAMES.index("jawOpen")
+    # The jaw's speech motion in the geometry: chin below the eye line (IOD), re-tracked.
+    chin_o = face_frame_points(track.landmarks[both], (152,))[:, 0, 1]
+    chin_e = face_frame_points(after.landmarks[both], (152,))[:, 0, 1]
     row = {
+        "chin_corr": corr(chin_o, chin_e),
         "clip": video.stem,
         "emotion": emotion,
         "intensity": intensity,
@@ -185,7 +189,7 @@ def tables(rows: list[dict], intensity: float) -> list[str]:
         )
     out += ["", "Articulation (re-tracked) and identity, per clip x emotion:", ""]
     out += ["| emotion | clip | lip-opening corr | closed kept (frames) | jawOpen corr | "
-            "opening before -> after | identity (thr) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+            "chin corr | opening before -> after | identity (thr) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for e in emotions:
         for c in clips:
             r = by.get((e, c))
@@ -193,7 +197,7 @@ def tables(rows: list[dict], intensity: float) -> list[str]:
                 continue
             out.append(
                 f"| {e} | {c} | {_f(r['lip_corr'])} | {_f(r['closed_kept'])} "
-                f"({r['closed_frames']}) | {_f(r['jaw_corr'])} | "
+                f"({r['closed_frames']}) | {_f(r['jaw_corr'])} | {_f(r['chin_corr'])} | "
                 f"{r['mean_opening_before']:.3f} -> {r['mean_opening_after']:.3f} | "
                 f"{r['identity']:.4f} ({r['identity_threshold']}) |"
             )

@@ -20,8 +20,8 @@ from .expression import INNER_LIP_PAIRS, lip_spread_weights
 
 # Normalised face space, unit = outer-eye-corner distance (about 1.5x the eye-centre distance
 # `report` uses). Closed lips leave inner-lip gaps under ~0.01 in MediaPipe's mesh.
-OPEN_START = 0.012  # original gap below which the pair counts as closed: no added opening
-OPEN_FULL = 0.05  # original gap from which the edit's whole added opening applies
+OPEN_START = 0.03  # original gap below which the pair counts as closed: no added opening
+OPEN_FULL = 0.08  # original gap from which the edit's whole added opening applies
 SHRINK = 0.3  # largest share of the original gap an edit may close
 
 

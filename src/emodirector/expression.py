@@ -462,6 +462,7 @@ def apply_basis(
     calibration, see signatures.DELIVERY_GAINS); None = 1.
     """
     from .articulation import keep_articulation
+
     if out is None:
         out = np.empty(track.landmarks.shape, dtype=np.float32)
     editable = track.valid & np.isfinite(norm.scale)

@@ -39,9 +39,21 @@ LEARNED_CHANNELS = tuple(
     n
     for n in BLENDSHAPE_NAMES
     if n not in FIXED_CHANNELS
-    and (n in _SPEECH_ADDED or not n.startswith(("jaw", "mouthClose", "mouthFunnel", "mouthPucker",
-                                                 "mouthRoll", "mouthShrug", "mouthLeft",
-                                                 "mouthRight")))  # fmt: skip
+    and (
+        n in _SPEECH_ADDED
+        or not n.startswith(
+            (
+                "jaw",
+                "mouthClose",
+                "mouthFunnel",
+                "mouthPucker",
+                "mouthRoll",
+                "mouthShrug",
+                "mouthLeft",
+                "mouthRight",
+            )
+        )
+    )  # fmt: skip
 )
 LAYOUTS = ("mead", "ravdess", "cremad")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".flv", ".webm")
@@ -113,7 +125,9 @@ def _row(rec: dict[str, str], folder: Path, where: str, book: PresetBook) -> Lab
     file = Path(rec["file"]).expanduser()
     file = file if file.is_absolute() else folder / file
     if not file.is_file():
-        raise InputError(f"{where}: file {rec['file']!r} not found (paths are relative to the CSV).")
+        raise InputError(
+            f"{where}: file {rec['file']!r} not found (paths are relative to the CSV)."
+        )
     try:
         emotion = book.resolve(rec["emotion"]).name
     except InputError:
@@ -141,8 +155,15 @@ def _time(text: str, where: str, what: str) -> float | None:
 
 
 # RAVDESS: 03-01-05-01-02-01-12.mp4 = modality-channel-EMOTION-intensity-statement-rep-ACTOR.
-_RAVDESS = {"01": "neutral", "03": "happy", "04": "sad", "05": "angry", "06": "fear",
-            "07": "disgusted", "08": "surprised"}  # fmt: skip  (02 "calm" is not used)
+_RAVDESS = {
+    "01": "neutral",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fear",
+    "07": "disgusted",
+    "08": "surprised",
+}  # fmt: skip  (02 "calm" is not used)
 # CREMA-D: 1001_DFA_ANG_XX.flv = ACTOR_sentence_EMOTION_level.
 _CREMAD = {"NEU": "neutral", "HAP": "happy", "SAD": "sad", "ANG": "angry", "FEA": "fear",
            "DIS": "disgusted"}  # fmt: skip
@@ -234,7 +255,9 @@ def learn_from_tracks(items: Sequence[tuple[LabelRow, FaceTrack]]) -> dict[str, 
     for row, track in items:
         b = track.blendshapes[track.valid].astype(np.float64)
         if b.shape[0] == 0:
-            raise NoFaceError(f"{row.where}: {row.file.name} {_span(row)} has no frame with a face.")
+            raise NoFaceError(
+                f"{row.where}: {row.file.name} {_span(row)} has no frame with a face."
+            )
         sums.setdefault((row.person, row.emotion), []).append(b)
     means = {k: (np.concatenate(v).mean(axis=0), sum(len(x) for x in v)) for k, v in sums.items()}
     out: dict[str, LearnedEmotion] = {}
@@ -299,8 +322,12 @@ def presets_document(
             "of each channel from the same person's neutral frames; 'spread' is its standard "
             "deviation between people.",
             "channels": channels,
-            "profile": {n: round(float(v), 4) for n, v in zip(BLENDSHAPE_NAMES, le.profile)},
-            "spread": {n: round(float(v), 4) for n, v in zip(BLENDSHAPE_NAMES, le.spread)},
+            "profile": {
+                n: round(float(v), 4) for n, v in zip(BLENDSHAPE_NAMES, le.profile, strict=True)
+            },
+            "spread": {
+                n: round(float(v), 4) for n, v in zip(BLENDSHAPE_NAMES, le.spread, strict=True)
+            },
             "people": le.people,
             "frames": le.frames,
         }

@@ -38,7 +38,6 @@ from .signatures import delivery_gains
 from .track import TrackOptions, track_video
 from .types import EditedTrack, FaceTrack, ProgressHook, no_progress
 
-
 # The range of edited blendshapes the geometry may follow: wider than the tracker's [0, 1], so
 # that e.g. brows can be lowered on a face whose browInnerUp rests at 0 (the record is clipped).
 GEOMETRY_BOUNDS = (-0.6, 1.6)
@@ -65,7 +64,7 @@ class ManipulateOptions:
 
     basis: Literal["person", "generic"] = "person"  # per-person fit (toward generic) or generic
     person_regularisation: float = 0.005  # ridge weight toward the generic basis, per frame
-    keep_dynamics: float = 0.3  # share of the person's own emotional motion kept at intensity 1
+    keep_dynamics: float = 0.6  # share of the person's own emotional motion kept at intensity 1
     # "articulation": lip closures, rhythm and rounding of the speech kept, an emotion adds its
     # own opening; "exact": the inner-lip opening of every frame kept exactly; "off": no check.
     lips: Literal["articulation", "exact", "off"] = "articulation"

@@ -95,17 +95,23 @@ MEASURED_DELIVERY: dict[str, float] = {
     "mouthDimple": 0.13, "mouthPress": 0.16, "mouthUpperUp": 0.23, "mouthLowerDown": 0.18,
     "jawOpen": 0.74,
 }  # fmt: skip
-# The manipulator multiplies each channel's geometry by 1 / delivery, at most MAX_GAIN (the face
-# would otherwise move several times further than real faces do: eyes shut, brows on the lids),
-# and leaves channels the tracker barely reads from geometry (delivery < MIN_DELIVERY) at 1.
-MAX_GAIN = 2.0
-MIN_DELIVERY = 0.1
+# The geometry gain of each group (ManipulateOptions.calibrated): about 1 / delivery, at most 2
+# (further, the face would move well beyond what real faces do: eyes shut, brows on the lids).
+# Brows: 1.4, because MediaPipe reads brows lowered below a browInnerUp of 0 as browDown, which
+# real faces move little. Channels the tracker barely reads from geometry get the gain that
+# brings their landmark motion to the real emotions' (REAL_EXPRESSIONS.md table 2): mouthFrown
+# moves the mouth corners only 0.04 IOD per unit (real sadness: 0.05 IOD at frown +0.10), eyeWide
+# the upper lid 0.095 IOD per unit (real surprise: +0.047 IOD eye opening at eyeWide +0.21).
+GAINS: dict[str, float] = {
+    "browInnerUp": 1.4, "browOuterUp": 1.4, "eyeSquint": 2.0, "eyeWide": 2.0, "mouthSmile": 1.5,
+    "mouthFrown": 3.0, "mouthStretch": 2.0, "mouthUpperUp": 2.0, "mouthLowerDown": 2.0,
+    "jawOpen": 1.35,
+}  # fmt: skip
 
 
 def delivery_gains() -> np.ndarray:
-    """(52,) per-channel geometry gain (ManipulateOptions.calibrated), 1 where not measured."""
+    """(52,) per-channel geometry gain (ManipulateOptions.calibrated), 1 where not listed."""
     gains = np.ones(len(BLENDSHAPE_NAMES))
-    for group, share in MEASURED_DELIVERY.items():
-        if share >= MIN_DELIVERY:
-            gains[group_columns(group)] = min(MAX_GAIN, 1.0 / share)
+    for group, gain in GAINS.items():
+        gains[group_columns(group)] = gain
     return gains

@@ -31,7 +31,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "corpus folder (mead: PERSON/video/front/EMOTION/level_N/NNN.mp4; ravdess: "
         "03-01-EE-II-SS-RR-AA.mp4; cremad: AAAA_SSS_EEE_LL.flv).",
     )
-    p.add_argument("labels", metavar="LABELS", help="labels CSV, or the corpus folder with --layout")
+    p.add_argument(
+        "labels", metavar="LABELS", help="labels CSV, or the corpus folder with --layout"
+    )
     p.add_argument("--layout", choices=LAYOUTS, help="LABELS is a corpus folder in this layout")
     p.add_argument("-o", "--output", required=True, metavar="PRESETS.json", help="presets file")
     p.add_argument(
@@ -49,7 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.output, args.labels)
     rows = labels_from_layout(args.labels, args.layout) if args.layout else read_labels(args.labels)
-    options = LearnOptions(min_change=args.min_change, track=TrackOptions(face_model=args.face_model))
+    options = LearnOptions(
+        min_change=args.min_change, track=TrackOptions(face_model=args.face_model)
+    )
     with progress("learn-presets", enabled=not args.quiet) as hook:
         learned = learn_presets(rows, options, hook=hook)
     write_presets(presets_document(learned, options, source=str(args.labels)), out)
