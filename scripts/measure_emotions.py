@@ -45,7 +45,13 @@ from emodirector.types import FaceTrack
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
-CLIPS = ("talking_frontal_a", "talking_frontal_b", "talking_frontal_c", "talking_vfr", "head_motion")
+CLIPS = (
+    "talking_frontal_a",
+    "talking_frontal_b",
+    "talking_frontal_c",
+    "talking_vfr",
+    "head_motion",
+)
 EMOTIONS = ("happy", "sad", "angry", "surprised", "fear", "disgusted", "contempt", "neutral")
 
 FER_TARGET = {"surprised": "surprise", "disgusted": "disgust"}
@@ -67,7 +73,12 @@ def corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def measure_one(
-    video: Path, track: FaceTrack, emotion: str, intensity: float, seconds: float, presets: str | None
+    video: Path,
+    track: FaceTrack,
+    emotion: str,
+    intensity: float,
+    seconds: float,
+    presets: str | None,
 ) -> dict:
     request = EditRequest(emotion=EmotionSpec(emotion, intensity), presets=presets)
     edited = manipulate(track, request)
@@ -76,7 +87,9 @@ def measure_one(
         render_video(video, edited, out, window=(0.0, seconds))
         after = track_video(out).track
         # contempt has no FER class; for neutral the class to watch is the happy it removes
-        target = {"contempt": None, "neutral": "happy"}.get(emotion, FER_TARGET.get(emotion, emotion))
+        target = {"contempt": None, "neutral": "happy"}.get(
+            emotion, FER_TARGET.get(emotion, emotion)
+        )
         rep = report(video, out, ReportOptions(emotion=target), tracks=(track, after))
     both = track.valid & after.valid
     orig = track.blendshapes[both].astype(np.float64)
@@ -184,7 +197,8 @@ def tables(rows: list[dict], intensity: float) -> list[str]:
         top = np.argsort(-np.abs(ach))[:5]
         desc = ", ".join(f"{MEASURE_GROUPS[i]} {ach[i]:+.2f}" for i in top)
         out.append(
-            f"| {e} | {cos:.2f} | {ratio:.2f} | " + " ".join(f"{p:.2f}" for p in per)
+            f"| {e} | {cos:.2f} | {ratio:.2f} | "
+            + " ".join(f"{p:.2f}" for p in per)
             + f" | {desc} |"
         )
     out += ["", "Articulation (re-tracked) and identity, per clip x emotion:", ""]
@@ -202,11 +216,18 @@ def tables(rows: list[dict], intensity: float) -> list[str]:
                 f"{r['identity']:.4f} ({r['identity_threshold']}) |"
             )
     out += ["", "Requested vs achieved change per group (mean over clips):", ""]
-    out += ["| emotion | " + " | ".join(MEASURE_GROUPS) + " |", "|---" * (len(MEASURE_GROUPS) + 1) + "|"]
+    out += [
+        "| emotion | " + " | ".join(MEASURE_GROUPS) + " |",
+        "|---" * (len(MEASURE_GROUPS) + 1) + "|",
+    ]
     for e in emotions:
         req = np.mean([by[(e, c)]["requested"] for c in clips if (e, c) in by], axis=0)
         ach = np.mean([by[(e, c)]["achieved"] for c in clips if (e, c) in by], axis=0)
-        out.append(f"| {e} | " + " | ".join(f"{a:+.2f}/{b:+.2f}" for a, b in zip(req, ach)) + " |")
+        out.append(
+            f"| {e} | "
+            + " | ".join(f"{a:+.2f}/{b:+.2f}" for a, b in zip(req, ach, strict=True))
+            + " |"
+        )
     neutral = [by[("neutral", c)] for c in clips if ("neutral", c) in by]
     if neutral:
         out += ["", "Neutral: mean mouthSmile and FER happy share, before -> after:", ""]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .expression import INNER_LIP_PAIRS, lip_spread_weights
+from .track import BLENDSHAPE_NAMES
 
 # Normalised face space, unit = outer-eye-corner distance (about 1.5x the eye-centre distance
 # `report` uses). Closed lips leave inner-lip gaps under ~0.01 in MediaPipe's mesh.
@@ -29,6 +30,29 @@ def opening_gate(gap: np.ndarray) -> np.ndarray:
     """0 where the original inner lips touch, 1 once open by OPEN_FULL, a smoothstep between."""
     x = np.clip((gap - OPEN_START) / (OPEN_FULL - OPEN_START), 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
+
+
+# The channels through which an emotion parts the lips: on closed lips (m, b, p) real faces do
+# not raise the upper lip or drop the jaw, and a lip texture stretched upward over closed lips
+# reads as parted lips, so their added part is gated by how open the original lips are.
+OPENING_CHANNELS = tuple(
+    BLENDSHAPE_NAMES.index(n)
+    for n in ("jawOpen", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
+              "mouthLowerDownRight")
+)  # fmt: skip
+_MIDDLE = INNER_LIP_PAIRS[2:7]  # the pairs away from the corners
+
+
+def gate_opening(delta: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Blendshape changes (B, 52) with the added part of OPENING_CHANNELS scaled by the frame's
+    opening gate (the mean gap of the middle inner-lip pairs of `points`, (B, 478, 3))."""
+    ups = [u for u, _ in _MIDDLE]
+    lows = [lo for _, lo in _MIDDLE]
+    gate = opening_gate((points[:, lows, 1] - points[:, ups, 1]).mean(axis=1))
+    out = delta.copy()
+    cols = list(OPENING_CHANNELS)
+    out[:, cols] = np.where(delta[:, cols] > 0, delta[:, cols] * gate[:, None], delta[:, cols])
+    return out
 
 
 def keep_articulation(disp: np.ndarray, points: np.ndarray, template: np.ndarray) -> np.ndarray:

@@ -461,7 +461,7 @@ def apply_basis(
     `gains` (52,) scales each channel's change before it becomes geometry (the delivery
     calibration, see signatures.DELIVERY_GAINS); None = 1.
     """
-    from .articulation import keep_articulation
+    from .articulation import gate_opening, keep_articulation
 
     if out is None:
         out = np.empty(track.landmarks.shape, dtype=np.float32)
@@ -475,12 +475,14 @@ def apply_basis(
             delta = new_blendshapes[rows] - track.blendshapes[rows].astype(np.float64)
             if gains is not None:
                 delta = delta * gains
+            moved = track.landmarks[rows].astype(np.float64)
+            lips_now = to_normalised(moved, norm, rows) if lips == "articulation" else None
+            if lips_now is not None:
+                delta = gate_opening(delta, lips_now)
             disp = np.einsum("bc,cnk->bnk", delta, fields)
             if protect_blinks:
                 disp = keep_blinks(disp, track.blendshapes[rows], template)
-            moved = track.landmarks[rows].astype(np.float64)
-            if lips == "articulation":
-                lips_now = to_normalised(moved, norm, rows)
+            if lips_now is not None:
                 disp = keep_articulation(disp, lips_now, basis.template)
             elif lips == "exact":
                 disp = keep_lip_opening(disp, basis.template)
