@@ -31,7 +31,7 @@ import numpy as np
 from emodirector.demo import sample_clip
 from emodirector.manipulate import EditRequest, EmotionSpec, manipulate
 from emodirector.pipeline import render_video
-from emodirector.report import ReportOptions, face_frame_points, report
+from emodirector.report import ReportOptions, report
 from emodirector.signatures import (
     MEASURE_GROUPS,
     REAL_SIGNATURES,
@@ -56,6 +56,14 @@ EMOTIONS = ("happy", "sad", "angry", "surprised", "fear", "disgusted", "contempt
 
 FER_TARGET = {"surprised": "surprise", "disgusted": "disgust"}
 CLOSED = 0.04  # inner-lip opening (inter-ocular units) below which the lips count as closed
+
+
+def jaw_length(landmarks: np.ndarray) -> np.ndarray:
+    """(T,) chin (152) to nose tip (1) distance / nose bridge (168) to nose tip distance."""
+    lm = landmarks[:, :, :2].astype(np.float64)
+    return np.linalg.norm(lm[:, 152] - lm[:, 1], axis=1) / np.linalg.norm(
+        lm[:, 168] - lm[:, 1], axis=1
+    )
 
 
 def closed_kept(open_o: np.ndarray, open_e: np.ndarray) -> float:
@@ -96,9 +104,9 @@ def measure_one(
     requested = group_means(edited.blendshapes[both].astype(np.float64) - orig)
     achieved = group_means(after.blendshapes[both].astype(np.float64) - orig)
     jaw = BLENDSHAPE_NAMES.index("jawOpen")
-    # The jaw's speech motion in the geometry: chin below the eye line (IOD), re-tracked.
-    chin_o = face_frame_points(track.landmarks[both], (152,))[:, 0, 1]
-    chin_e = face_frame_points(after.landmarks[both], (152,))[:, 0, 1]
+    # The jaw's speech motion in the geometry: chin to nose tip over the nose's length (points
+    # no edit moves), re-tracked.
+    chin_o, chin_e = jaw_length(track.landmarks[both]), jaw_length(after.landmarks[both])
     row = {
         "chin_corr": corr(chin_o, chin_e),
         "clip": video.stem,
