@@ -68,6 +68,9 @@ class Preset:
     offsets: np.ndarray  # (52,) float64, 0 for channels the preset leaves at the baseline
     synonyms: tuple[str, ...] = ()
     facs: str = ""  # the FACS action units it stands for
+    keep: float | None = None  # share of the person's own emotional motion kept (None: options')
+    calms: tuple[int, ...] = ()  # speech channels whose rise above the calm baseline is treated
+    # as emotion too (neutral: the upper lip a grin raises over the teeth)
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,23 @@ def _preset(name: str, entry: Any, origin: str) -> Preset:
             raise InputError(f"{origin}: emotion {name!r}: {ch} must be a number in [-1, 1].")
         offsets[_INDEX[ch]] = float(value)
     synonyms = tuple(str(s).lower() for s in entry.get("synonyms", []))
-    return Preset(name, offsets, synonyms, str(entry.get("facs", "")))
+    keep = entry.get("keep_dynamics")
+    if keep is not None and (not isinstance(keep, int | float) or not 0.0 <= float(keep) <= 1.0):
+        raise InputError(f"{origin}: emotion {name!r}: keep_dynamics must be a number in [0, 1].")
+    calms = entry.get("calms", [])
+    if not isinstance(calms, list) or any(c not in SPEECH_CHANNELS for c in calms):
+        bad = [c for c in calms if c not in SPEECH_CHANNELS] if isinstance(calms, list) else calms
+        raise InputError(
+            f"{origin}: emotion {name!r}: 'calms' lists speech channels only; not {bad!r}."
+        )
+    return Preset(
+        name,
+        offsets,
+        synonyms,
+        str(entry.get("facs", "")),
+        None if keep is None else float(keep),
+        tuple(_INDEX[c] for c in calms),
+    )
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -411,7 +430,7 @@ def _labels(
 # level, so "neutral" removes it; the brows' and eye squint's resting values vary too much from
 # person to person (0.0-0.8) to cap.
 REST_CEILING = {
-    "mouthSmile": 0.15, "mouthFrown": 0.1, "mouthDimple": 0.15, "mouthStretch": 0.15,
+    "mouthUpperUp": 0.25, "mouthSmile": 0.1, "mouthFrown": 0.1, "mouthDimple": 0.15, "mouthStretch": 0.15,
     "mouthPress": 0.2, "browDown": 0.15, "eyeWide": 0.15, "cheekSquint": 0.1, "noseSneer": 0.1,
 }  # fmt: skip
 
@@ -447,6 +466,8 @@ def preset_target(
     at intensity I the change from the original is I times that of intensity 1.
     Speech channels: the original plus intensity x offset.
     """
+    if preset.keep is not None:
+        keep = preset.keep
     level = rest_level(base)
     out = b.copy()
     emo = EMOTIONAL_MASK
@@ -454,7 +475,12 @@ def preset_target(
     removed = min(1.0, intensity * (1.0 - keep))  # share of it taken away
     out[:, emo] = b[:, emo] + intensity * (level[emo] + preset.offsets[emo] - base[emo])
     out[:, emo] -= removed * own
-    out[:, SPEECH_MASK] = b[:, SPEECH_MASK] + intensity * preset.offsets[SPEECH_MASK]
+    # Speech channels keep their motion; a level held above a calm face's (the upper lip of a
+    # grin kept through the whole clip) is lowered to it.
+    sp = SPEECH_MASK
+    out[:, sp] = b[:, sp] + intensity * (preset.offsets[sp] + level[sp] - base[sp])
+    for c in preset.calms:  # as the emotional channels: the rise above calm is taken away
+        out[:, c] -= removed * np.maximum(b[:, c] - base[c], 0.0)
     return out
 
 
