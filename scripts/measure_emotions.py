@@ -238,9 +238,18 @@ def tables(rows: list[dict], intensity: float) -> list[str]:
         )
     neutral = [by[("neutral", c)] for c in clips if ("neutral", c) in by]
     if neutral:
-        out += ["", "Neutral: mean mouthSmile and FER happy share, before -> after:", ""]
+        out += [
+            "",
+            "Neutral (the FER row above is P(happy)): mouthSmile and happy, before -> after:",
+            "",
+        ]
         for r in neutral:
-            out.append(f"- {r['clip']}: smile {r['smile_before']:.3f} -> {r['smile_after']:.3f}")
+            out.append(
+                f"- {r['clip']}: mouthSmile {r['smile_before']:.3f} -> {r['smile_after']:.3f} "
+                f"({r['smile_after'] / r['smile_before'] - 1:+.0%}); P(happy) "
+                f"{r['fer_before']:.2f} -> {r['fer_after']:.2f}; happy on top "
+                f"{r['top_before']:.0%} -> {r['top_after']:.0%}"
+            )
     return out + [""]
 
 
@@ -257,9 +266,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presets", default=None)
     ap.add_argument("--out", default="measure_out")
     ap.add_argument("--probe", type=float, default=None, help="probe each group alone by this")
+    ap.add_argument(
+        "--merge", nargs="+", default=None, help="only print the tables of rows.json files"
+    )
     args = ap.parse_args(argv)
     if args.probe is not None:
         return probe(args)
+    if args.merge:
+        rows = [r for f in args.merge for r in json.loads(Path(f).read_text())]
+        text = [line for i in sorted({r["intensity"] for r in rows}) for line in tables(rows, i)]
+        print("\n".join(text))
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import make_track, shared_clip
-from emodirector.articulation import SHRINK, keep_articulation
+from emodirector.articulation import SHRINK, inner_lip_gaps, keep_articulation
 from emodirector.expression import (
     BASIS_KIND,
     INNER_LIP_PAIRS,
@@ -141,6 +141,10 @@ def _lips_apart(template: np.ndarray, gaps: list[float]) -> np.ndarray:
     return out
 
 
+def _gaps(points: np.ndarray) -> np.ndarray:
+    return inner_lip_gaps(points, lambda p: p)  # already in the normalised space
+
+
 def test_articulation_keeps_closures_and_adds_opening_where_the_lips_are_apart() -> None:
     basis = load_generic_basis()
     f = basis.fields.astype(np.float64)
@@ -152,7 +156,8 @@ def test_articulation_keeps_closures_and_adds_opening_where_the_lips_are_apart()
     gaps = [0.0, 0.01, 0.2]  # closed (m, b, p), barely apart, open
     points = _lips_apart(basis.template, gaps)
     disp = np.repeat(opening[None], len(gaps), axis=0)
-    out = keep_articulation(disp, points, basis.template)
+    gap = _gaps(points)
+    out = keep_articulation(disp, gap, basis.template)
     ups = [u for u, _ in INNER_LIP_PAIRS]
     lows = [lo for _, lo in INNER_LIP_PAIRS]
     added = (out[:, lows, 1] - out[:, ups, 1]).mean(axis=1)  # change of the inner-lip gap
@@ -164,7 +169,7 @@ def test_articulation_keeps_closures_and_adds_opening_where_the_lips_are_apart()
     assert out[0, 152, 1] > 0.05
     # An edit that would close open lips takes away at most SHRINK of the gap.
     closing = -opening
-    out = keep_articulation(np.repeat(closing[None], 3, axis=0), points, basis.template)
+    out = keep_articulation(np.repeat(closing[None], 3, axis=0), gap, basis.template)
     after = gaps[2] + (out[2, lows, 1] - out[2, ups, 1])
     assert after.min() >= (1 - SHRINK) * gaps[2] - 1e-9
 

@@ -14,6 +14,8 @@ pair may take away at most SHRINK of the original gap, so the speech's opening s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .expression import INNER_LIP_PAIRS, lip_spread_weights
@@ -40,30 +42,39 @@ OPENING_CHANNELS = tuple(
     for n in ("jawOpen", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
               "mouthLowerDownRight")
 )  # fmt: skip
-_MIDDLE = INNER_LIP_PAIRS[2:7]  # the pairs away from the corners
+_MIDDLE = slice(2, 7)  # the inner-lip pairs away from the corners
 
 
-def gate_opening(delta: np.ndarray, points: np.ndarray) -> np.ndarray:
+def inner_lip_gaps(
+    landmarks: np.ndarray, to_normalised: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """(B, 9) vertical gap of each INNER_LIP_PAIRS pair (normalised space, > 0 = apart) of
+    landmarks (B, 478, 3); `to_normalised` maps (B, k, 3) pixel points to the normalised space."""
+    ups = [u for u, _ in INNER_LIP_PAIRS]
+    lows = [lo for _, lo in INNER_LIP_PAIRS]
+    pts = to_normalised(landmarks[:, ups + lows])
+    n = len(INNER_LIP_PAIRS)
+    return np.asarray(np.maximum(pts[:, n:, 1] - pts[:, :n, 1], 0.0))
+
+
+def gate_opening(delta: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     """Blendshape changes (B, 52) with the added part of OPENING_CHANNELS scaled by the frame's
-    opening gate (the mean gap of the middle inner-lip pairs of `points`, (B, 478, 3))."""
-    ups = [u for u, _ in _MIDDLE]
-    lows = [lo for _, lo in _MIDDLE]
-    gate = opening_gate((points[:, lows, 1] - points[:, ups, 1]).mean(axis=1))
+    opening gate (the mean gap of the middle inner-lip pairs, from `gaps` (B, 9))."""
+    gate = opening_gate(gaps[:, _MIDDLE].mean(axis=1))
     out = delta.copy()
     cols = list(OPENING_CHANNELS)
     out[:, cols] = np.where(delta[:, cols] > 0, delta[:, cols] * gate[:, None], delta[:, cols])
     return out
 
 
-def keep_articulation(disp: np.ndarray, points: np.ndarray, template: np.ndarray) -> np.ndarray:
+def keep_articulation(disp: np.ndarray, gap: np.ndarray, template: np.ndarray) -> np.ndarray:
     """Correct displacements (B, 478, 3) so the lips articulate as in the original.
 
-    `points` (B, 478, 3) are the original landmarks of the same frames in the normalised space
-    (y down), `template` the basis template. Returns the corrected displacements.
+    `gap` (B, 9) is the original inner-lip opening of the same frames (inner_lip_gaps), in the
+    normalised space; `template` the basis template. Returns the corrected displacements.
     """
     ups = [u for u, _ in INNER_LIP_PAIRS]
     lows = [lo for _, lo in INNER_LIP_PAIRS]
-    gap = np.maximum(points[:, lows, 1] - points[:, ups, 1], 0.0)  # (B, 9) original opening
     rel = disp[:, lows] - disp[:, ups]  # (B, 9, 3): how the edit moves lower vs upper lip
     opens = rel[:, :, 1]  # > 0: the edit opens the pair
     keep = np.where(

@@ -135,7 +135,7 @@ def scan_poses(
 
 
 def to_normalised(landmarks: np.ndarray, norm: FramePoses, rows: np.ndarray) -> np.ndarray:
-    """Pixel landmarks (R, 478, 3) of frames `rows` -> the normalised face space."""
+    """Pixel landmarks (R, k, 3) of frames `rows` -> the normalised face space."""
     pts = np.einsum("bnj,bij->bni", landmarks, norm.rotation[rows])
     return norm.scale[rows, None, None] * pts + norm.translation[rows, None]
 
@@ -461,7 +461,7 @@ def apply_basis(
     `gains` (52,) scales each channel's change before it becomes geometry (the delivery
     calibration, see signatures.DELIVERY_GAINS); None = 1.
     """
-    from .articulation import gate_opening, keep_articulation
+    from .articulation import gate_opening, inner_lip_gaps, keep_articulation
 
     if out is None:
         out = np.empty(track.landmarks.shape, dtype=np.float32)
@@ -476,14 +476,15 @@ def apply_basis(
             if gains is not None:
                 delta = delta * gains
             moved = track.landmarks[rows].astype(np.float64)
-            lips_now = to_normalised(moved, norm, rows) if lips == "articulation" else None
-            if lips_now is not None:
-                delta = gate_opening(delta, lips_now)
+            gaps = None
+            if lips == "articulation":
+                gaps = inner_lip_gaps(moved, functools.partial(to_normalised, norm=norm, rows=rows))
+                delta = gate_opening(delta, gaps)
             disp = np.einsum("bc,cnk->bnk", delta, fields)
             if protect_blinks:
                 disp = keep_blinks(disp, track.blendshapes[rows], template)
-            if lips_now is not None:
-                disp = keep_articulation(disp, lips_now, basis.template)
+            if gaps is not None:
+                disp = keep_articulation(disp, gaps, basis.template)
             elif lips == "exact":
                 disp = keep_lip_opening(disp, basis.template)
             moved += to_frame_displacement(disp, norm, rows)
