@@ -123,7 +123,9 @@ BAD_CSV = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CSV))
-def test_bad_labels_give_one_clear_error(tmp_path: Path, case: str, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bad_labels_give_one_clear_error(
+    tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "clip.mp4").write_bytes(b"")
     (tmp_path / "other.mp4").write_bytes(b"")
     line, message = BAD_CSV[case]
@@ -210,3 +212,15 @@ def test_learns_a_smile_from_the_smile_references_ranges(tmp_path: Path) -> None
     rows = read_labels(csv)
     learned = learn_presets(rows)
     assert learned["happy"].frames == happy["frames"]
+
+
+def test_an_empty_clip_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    csv = tmp_path / "labels.csv"
+    (tmp_path / "b.mp4").write_bytes(b"")
+    csv.write_text("file,person,emotion\nempty.mp4,p1,neutral\nb.mp4,p1,happy\n")
+    rc = main(["learn-presets", str(csv), "-o", str(tmp_path / "p.json"), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "empty.mp4" in err[0], err
