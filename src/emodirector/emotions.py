@@ -5,7 +5,9 @@ The edit is computed per blendshape channel, in three groups:
   move toward the person's calm baseline plus the preset's offset, keeping a share of the
   person's own motion so the face stays alive;
 - speech channels (jaw, lip closure, funnel, pucker, roll, lower-lip down, upper-lip up, ...)
-  follow the original; a preset may only add to them;
+  follow the original; a preset may add to them, and a level held above a calm face's (a grin's
+  raised upper lip, REST_CEILING) or a preset's `calms` list is brought down (the articulation
+  check in articulation.py keeps the closures and the rhythm of the speech);
 - blinks and gaze are never changed.
 Segments (an emotion or a reference over a time range) are cross-faded with smoothsteps, so
 consecutive frames never jump.

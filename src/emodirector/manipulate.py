@@ -3,7 +3,8 @@
 Steps: resolve the request into per-frame segments (emotions.py) -> edit the blendshapes
 (emotions.py: presets, reference style, overrides; speech channels follow the original) ->
 turn the blendshape change into landmark displacements through an expression basis in a
-pose-normalised face space (expression.py) -> keep the inner-lip opening of the original.
+pose-normalised face space (expression.py), each channel scaled by its delivery gain
+(signatures.py) -> keep the speech's articulation: closures, rhythm, rounding (articulation.py).
 """
 
 from __future__ import annotations

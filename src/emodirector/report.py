@@ -17,7 +17,10 @@ independent FER-2013 network (classify.py), and compares them on time-matched fr
   weak identity cue: above the threshold the face shape changed; below it proves nothing;
 - stability: landmark jitter, the median over frames of the mean |second difference| of each
   landmark (removes slow head motion), in inter-ocular units; the ratio edited / original;
-- container: frame counts, timestamps, resolution, audio presence and packet-byte identity.
+- container: frame counts, timestamps, resolution, audio presence and packet-byte identity, of
+  the time range of the original that the edited video covers (ReportOptions.window);
+- channels (given the edited track): per channel group, the change the edit asked for and the
+  change the re-tracked videos show, and the achieved change against real acted emotions.
 
 JSON schema (`Report.to_dict()`, written by `write_json`; numbers are null when undefined):
 {
@@ -28,7 +31,9 @@ JSON schema (`Report.to_dict()`, written by `write_json`; numbers are null when 
              "face_original": int, "face_edited": int, "face_both": int},
   "container": {"original": VIDEO, "edited": VIDEO, "same_frame_count": bool,
                 "same_resolution": bool, "max_time_diff_s": float | null,
-                "audio_identical": bool | null},  # null when neither has audio
+                "audio_identical": bool | null,  # null when neither has audio
+                "original_range_s": [float, float | null] | null},  # the range of ORIGINAL
+                # compared (an edit of a time range), null = the whole video
       VIDEO = {"width": int, "height": int, "fps": float, "frames": int, "duration_s": float,
                "has_audio": bool, "audio_packets": int, "audio_sha256": str | null}
   "emotion": {"target": str | null, "target_inferred": bool, "classes": [7 str],
@@ -43,6 +48,11 @@ JSON schema (`Report.to_dict()`, written by `write_json`; numbers are null when 
                "frame_distance_median": float, "frame_distance_p90": float,  # matched frames
                "threshold": float, "same_shape": bool},
   "stability": {"jitter_original": float, "jitter_edited": float, "ratio": float | null},
+  "channels": {"groups": {GROUP: {"requested": float, "achieved": float,
+                                  "delivered": float | null}},  # signatures.MEASURE_GROUPS
+               "not_through": [GROUP, ...],  # asked >= 0.05, less than half shown
+               "vs_real": {"emotion": str, "cosine": float, "norm_ratio": float}  # if known
+               "units": str} | null,  # null without the edited track
   "series": {"time_s": [float], "target_prob_before": [float|null], "target_prob_after": [...],
              "lip_opening_before": [...], "lip_opening_after": [...], "identity_distance": [...]}
 }
