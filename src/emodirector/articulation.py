@@ -25,7 +25,7 @@ from .track import BLENDSHAPE_NAMES
 # `report` uses). Closed lips leave inner-lip gaps under ~0.01 in MediaPipe's mesh.
 OPEN_START = 0.03  # original gap below which the pair counts as closed: no added opening
 OPEN_FULL = 0.08  # original gap from which the edit's whole added opening applies
-SHRINK = 0.5  # largest share of the original gap an edit may close (a grin's teeth hidden)
+SHRINK = 0.1  # largest share of the original gap an edit may close
 
 
 def opening_gate(gap: np.ndarray) -> np.ndarray:
