@@ -274,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         return probe(args)
     if args.merge:
         rows = [r for f in args.merge for r in json.loads(Path(f).read_text())]
+        rows = [
+            r
+            for r in rows
+            if r["clip"] in args.clips or r["clip"] == "single_face" and "demo" in args.clips
+        ]
         text = [line for i in sorted({r["intensity"] for r in rows}) for line in tables(rows, i)]
         print("\n".join(text))
         return 0

@@ -33,6 +33,9 @@ EYE_OUTER = (33, 263)  # right, left outer eye corners: orient the template
 EYE_CORNERS = ((33, 133), (362, 263))  # right, left eye: their centres give the IOD
 CHIN = 152
 IRIS = tuple(range(468, 478))  # eyeball points: an expression never moves them
+# The face outline over the forehead (between STABLE_POINTS' 10, 54 and 284): raising or
+# lowering the brows moves the skin below it, not the face's silhouette, so no edit moves it.
+UPPER_OUTLINE = (338, 297, 332, 109, 67, 103)
 # Inner-lip pairs (upper, lower), left to right across the mouth.
 INNER_LIP_PAIRS = (
     (191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317), (311, 402), (310, 318),
@@ -483,6 +486,7 @@ def apply_basis(
             disp = np.einsum("bc,cnk->bnk", delta, fields)
             if protect_blinks:
                 disp = keep_blinks(disp, track.blendshapes[rows], template)
+            disp[:, list(UPPER_OUTLINE)] = 0.0
             if gaps is not None:
                 disp = keep_articulation(disp, gaps, basis.template)
             elif lips == "exact":
