@@ -223,8 +223,9 @@ def test_edit_keeps_speech_blinks_and_gaze() -> None:
         offsets = book.resolve(label).offsets
         for name in FIXED_CHANNELS:
             np.testing.assert_array_equal(out[:, IDX(name)], track.blendshapes[:, IDX(name)])
-        for name in SPEECH_CHANNELS:  # unchanged unless the preset adds to it
-            if offsets[IDX(name)] == 0.0:
+        calms = book.resolve(label).calms
+        for name in SPEECH_CHANNELS:  # unchanged unless the preset adds to it or calms it
+            if offsets[IDX(name)] == 0.0 and IDX(name) not in calms:
                 np.testing.assert_allclose(
                     out[:, IDX(name)], track.blendshapes[:, IDX(name)], atol=1e-6
                 )
@@ -232,7 +233,7 @@ def test_edit_keeps_speech_blinks_and_gaze() -> None:
     out = edit_blendshapes(track, plan_for(track, emotion=EmotionSpec("disgusted", 1.0)), KEEP)
     up = IDX("mouthUpperUpLeft")
     diff = out[:, up] - track.blendshapes[:, up]
-    assert np.all(diff >= -1e-9) and np.median(diff) > 0.3
+    assert np.all(diff >= -1e-9) and np.median(diff) > 0.2
 
 
 def test_emotion_targets_and_neutral() -> None:
@@ -298,3 +299,33 @@ def test_reference_style_is_a_gentle_monotone_map() -> None:
     ds, do = np.diff(styled)[moving], np.diff(own)[moving]
     assert np.all(np.sign(ds) == np.sign(do))
     assert np.all(np.abs(ds) >= 0.9 * MIN_STYLE_SLOPE * np.abs(do))
+
+
+def test_presets_point_where_real_emotions_point() -> None:
+    """Each built-in preset's change (L/R averaged) points the way real acted emotions do in
+    MediaPipe's coding (REAL_EXPRESSIONS.md table 1): cosine >= 0.8 over the measured groups,
+    asked at up to twice the real size where the re-tracked output showed less."""
+    from emodirector.signatures import cosine_and_ratio, group_means, real_vector
+
+    book = load_presets()
+    for name in ("happy", "sad", "surprised", "fear", "angry", "disgusted", "contempt"):
+        real = real_vector(name)
+        assert real is not None
+        cos, ratio = cosine_and_ratio(group_means(book.resolve(name).offsets[None]), real)
+        print(f"{name}: cosine {cos:.2f}, norm ratio {ratio:.2f}")
+        assert cos >= 0.8 and 0.7 <= ratio <= 2.0, name  # fear is asked at 1.7x (see its rationale)
+
+
+def test_contempt_stays_one_sided() -> None:
+    off = load_presets().resolve("contempt").offsets
+    assert off[IDX("mouthUpperUpLeft")] - off[IDX("mouthUpperUpRight")] >= 0.15
+    assert off[IDX("mouthDimpleLeft")] > 0 and off[IDX("mouthDimpleRight")] == 0
+
+
+def test_neutral_takes_a_held_smile_down_to_a_calm_level() -> None:
+    """A clip smiling all along (its calmest frames smile too): neutral still removes it."""
+    track = fake_track()
+    track.blendshapes[:, [IDX("mouthSmileLeft"), IDX("mouthSmileRight")]] = 0.8
+    out = edit_blendshapes(track, plan_for(track, emotion=EmotionSpec("neutral", 1.0)), KEEP)
+    smile = out[:, [IDX("mouthSmileLeft"), IDX("mouthSmileRight")]]
+    assert np.all(smile <= 0.1 + 1e-9)

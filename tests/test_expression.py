@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 
 from conftest import make_track, shared_clip
+from emodirector.articulation import SHRINK, inner_lip_gaps, keep_articulation
 from emodirector.expression import (
     BASIS_KIND,
     INNER_LIP_PAIRS,
     IRIS,
     SYNTHETIC_CHANNELS,
+    UPPER_OUTLINE,
     ExpressionBasis,
     apply_basis,
     build_generic_basis,
@@ -97,10 +99,15 @@ def test_apply_basis_reproduces_the_generating_model_exactly(n: int) -> None:
     new_bs[:, [44, 45]] += rng.uniform(0.2, 0.5, size=(track.n_frames, 2))  # smile
     new_bs[:, 3] += 0.4  # browInnerUp
     norm = normalise_points(track.landmarks, basis.template)
-    out = apply_basis(track, norm, basis, new_bs, lip_correction=False, protect_blinks=False)
+    out = apply_basis(track, norm, basis, new_bs, lips="off", protect_blinks=False)
     expected = synthetic_track_from(track, basis, new_bs)
     iod = inter_ocular(track.landmarks).mean()
-    assert np.abs(out - expected).max() < 2e-3 * iod
+    moved = [i for i in range(478) if i not in UPPER_OUTLINE]
+    assert np.abs(out[:, moved] - expected[:, moved]).max() < 2e-3 * iod
+    # The face's outline over the forehead is never moved (a brow raise moves the skin below).
+    np.testing.assert_array_equal(
+        out[:, list(UPPER_OUTLINE)], track.landmarks[:, list(UPPER_OUTLINE)]
+    )
 
 
 def synthetic_track_from(track: FaceTrack, basis: ExpressionBasis, bs: np.ndarray) -> np.ndarray:
@@ -113,15 +120,15 @@ def synthetic_track_from(track: FaceTrack, basis: ExpressionBasis, bs: np.ndarra
     return np.einsum("tnk,tkj->tnj", faces, norm.rotation) / norm.scale[:, None, None]
 
 
-def test_lip_correction_keeps_the_inner_lip_opening_exactly() -> None:
+def test_exact_lips_keep_the_inner_lip_opening_exactly() -> None:
     basis = load_generic_basis()
     track = synthetic_track(basis)
     jaw = BLENDSHAPE_NAMES.index("jawOpen")
     new_bs = track.blendshapes.astype(np.float64)
     new_bs[:, jaw] += 0.5  # opens the lips a lot: the correction must undo exactly that
     norm = normalise_points(track.landmarks, basis.template)
-    raw = apply_basis(track, norm, basis, new_bs, lip_correction=False)
-    fixed = apply_basis(track, norm, basis, new_bs, lip_correction=True)
+    raw = apply_basis(track, norm, basis, new_bs, lips="off")
+    fixed = apply_basis(track, norm, basis, new_bs, lips="exact")
     before = lip_opening(track.landmarks)
     assert (lip_opening(raw) - before).mean() > 0.05  # the uncorrected edit opens the mouth
     # Pair distances are kept exactly; only the IOD may move (the jaw does not touch the eyes).
@@ -129,6 +136,48 @@ def test_lip_correction_keeps_the_inner_lip_opening_exactly() -> None:
     # The correction fades out: the forehead and eyes do not move at all.
     far = [10, 151, 33, 263, 159, 145]
     np.testing.assert_allclose(fixed[:, far], raw[:, far], atol=1e-4)
+
+
+def _lips_apart(template: np.ndarray, gaps: list[float]) -> np.ndarray:
+    """(len(gaps), 478, 3) template faces whose inner-lip pairs are `gaps` apart (normalised)."""
+    out = np.repeat(template[None].astype(np.float64), len(gaps), axis=0)
+    for i, g in enumerate(gaps):
+        for up, low in INNER_LIP_PAIRS:
+            out[i, low] = out[i, up] + np.array([0.0, g, 0.0])
+    return out
+
+
+def _gaps(points: np.ndarray) -> np.ndarray:
+    return inner_lip_gaps(points, lambda p: p)  # already in the normalised space
+
+
+def test_articulation_keeps_closures_and_adds_opening_where_the_lips_are_apart() -> None:
+    basis = load_generic_basis()
+    f = basis.fields.astype(np.float64)
+    idx = BLENDSHAPE_NAMES.index
+    # An emotion that opens the mouth: jaw drop and upper lip raised (a gasp, a snarl).
+    opening = 0.3 * f[idx("jawOpen")] + 0.4 * (
+        f[idx("mouthUpperUpLeft")] + f[idx("mouthUpperUpRight")]
+    )
+    gaps = [0.0, 0.01, 0.2]  # closed (m, b, p), barely apart, open
+    points = _lips_apart(basis.template, gaps)
+    disp = np.repeat(opening[None], len(gaps), axis=0)
+    gap = _gaps(points)
+    out = keep_articulation(disp, gap, basis.template)
+    ups = [u for u, _ in INNER_LIP_PAIRS]
+    lows = [lo for _, lo in INNER_LIP_PAIRS]
+    added = (out[:, lows, 1] - out[:, ups, 1]).mean(axis=1)  # change of the inner-lip gap
+    raw = (disp[:, lows, 1] - disp[:, ups, 1]).mean(axis=1)
+    assert raw.min() > 0.03  # uncorrected, the edit opens every frame
+    assert abs(added[0]) < 1e-9 and abs(added[1]) < 1e-9  # closed lips stay closed
+    assert added[2] == pytest.approx(raw[2])  # open lips get the whole added opening
+    # The jaw still drops on closed frames (the chin moves), the lips just stay together.
+    assert out[0, 152, 1] > 0.05
+    # An edit that would close open lips takes away at most SHRINK of the gap.
+    closing = -opening
+    out = keep_articulation(np.repeat(closing[None], 3, axis=0), gap, basis.template)
+    after = gaps[2] + (out[2, lows, 1] - out[2, ups, 1])
+    assert after.min() >= (1 - SHRINK) * gaps[2] - 1e-9
 
 
 def test_keep_lip_opening_moves_pairs_together() -> None:

@@ -27,7 +27,7 @@ from emodirector.report import (
     report,
     shape_distance,
 )
-from emodirector.track import TrackResult, track_video
+from emodirector.track import BLENDSHAPE_NAMES, TrackResult, track_video
 from emodirector.types import FaceTrack
 from emodirector.video import VideoReader, VideoWriter
 from media import make_video
@@ -283,3 +283,57 @@ def test_track_of_a_time_range_pairs_with_the_same_frames(
     assert diff < 0.1, diff
     assert rep.lips["correlation"] is not None and rep.lips["correlation"] > 0.95
     assert rep.identity["distance"] < IDENTITY_THRESHOLD
+
+
+# ---- requested vs achieved, time ranges ------------------------------------------------------
+
+
+def test_requested_vs_achieved_names_the_channels_that_did_not_come_through() -> None:
+    from emodirector.report import channel_delivery
+    from emodirector.types import EditedTrack
+
+    n = 30
+    idx = BLENDSHAPE_NAMES.index
+    bs = np.full((n, 52), 0.2, np.float32)
+    original = make_track(n, blendshapes=bs)
+    asked = bs.copy()
+    asked[:, [idx("mouthSmileLeft"), idx("mouthSmileRight")]] += 0.4
+    asked[:, [idx("eyeSquintLeft"), idx("eyeSquintRight")]] += 0.3
+    edited = EditedTrack(original, original.landmarks, asked, ("happy",) * n, np.ones(n, np.float32),
+                         {"request": "start-end:happy:1"})  # fmt: skip
+    shown = bs.copy()
+    shown[:, [idx("mouthSmileLeft"), idx("mouthSmileRight")]] += 0.36  # 90 % came through
+    shown[:, [idx("eyeSquintLeft"), idx("eyeSquintRight")]] += 0.06  # 20 %: did not
+    rows = np.arange(n)
+    emotion = {"target": "happy"}
+    out = channel_delivery(edited, original, make_track(n, blendshapes=shown), rows, rows,
+                           np.ones(n, bool), emotion, [])  # fmt: skip
+    assert out is not None
+    smile, squint = out["groups"]["mouthSmile"], out["groups"]["eyeSquint"]
+    assert smile["requested"] == pytest.approx(0.4, abs=1e-6)
+    assert smile["delivered"] == pytest.approx(0.9, abs=1e-3)
+    assert squint["delivered"] == pytest.approx(0.2, abs=1e-3)
+    assert out["not_through"] == ["eyeSquint"]
+    assert 0.5 < out["vs_real"]["cosine"] < 1.0  # happy: smile + squint, no upper lip shown
+
+
+@pytest.mark.slow
+def test_edit_of_a_range_is_reported_against_that_range(
+    classifier_installed: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`edit --start 1 --preview 1.5 --report`: frames, length and audio compared with the
+    range, and the channels asked vs shown listed."""
+    src = shared_clip("talking_frontal_c.mp4")
+    out, js = tmp_path / "out.mp4", tmp_path / "r.json"
+    args = ["edit", str(src), "--emotion", "surprised", "-o", str(out), "--start", "1"]
+    assert main([*args, "--preview", "1.5", "--json", str(js), "-q"]) == 0
+    text = capsys.readouterr().out
+    rep = json.loads(js.read_text())
+    c = rep["container"]
+    assert c["original"]["frames"] == c["edited"]["frames"] == rep["frames"]["matched"]
+    assert c["same_frame_count"] and c["audio_identical"] is True
+    assert c["original_range_s"] == [1.0, 2.5]
+    assert abs(c["original"]["duration_s"] - c["edited"]["duration_s"]) < 0.05
+    groups = rep["channels"]["groups"]
+    assert groups["browInnerUp"]["requested"] > 0.2 and groups["browInnerUp"]["achieved"] > 0.05
+    assert "requested/achieved" in text and "compared over 1 s-2.5 s" in text

@@ -5,7 +5,9 @@ The edit is computed per blendshape channel, in three groups:
   move toward the person's calm baseline plus the preset's offset, keeping a share of the
   person's own motion so the face stays alive;
 - speech channels (jaw, lip closure, funnel, pucker, roll, lower-lip down, upper-lip up, ...)
-  follow the original; a preset may only add to them;
+  follow the original; a preset may add to them, and a level held above a calm face's (a grin's
+  raised upper lip, REST_CEILING) or a preset's `calms` list is brought down (the articulation
+  check in articulation.py keeps the closures and the rhythm of the speech);
 - blinks and gaze are never changed.
 Segments (an emotion or a reference over a time range) are cross-faded with smoothsteps, so
 consecutive frames never jump.
@@ -68,6 +70,9 @@ class Preset:
     offsets: np.ndarray  # (52,) float64, 0 for channels the preset leaves at the baseline
     synonyms: tuple[str, ...] = ()
     facs: str = ""  # the FACS action units it stands for
+    keep: float | None = None  # share of the person's own emotional motion kept (None: options')
+    calms: tuple[int, ...] = ()  # speech channels whose rise above the calm baseline is treated
+    # as emotion too (neutral: the upper lip a grin raises over the teeth)
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,23 @@ def _preset(name: str, entry: Any, origin: str) -> Preset:
             raise InputError(f"{origin}: emotion {name!r}: {ch} must be a number in [-1, 1].")
         offsets[_INDEX[ch]] = float(value)
     synonyms = tuple(str(s).lower() for s in entry.get("synonyms", []))
-    return Preset(name, offsets, synonyms, str(entry.get("facs", "")))
+    keep = entry.get("keep_dynamics")
+    if keep is not None and (not isinstance(keep, int | float) or not 0.0 <= float(keep) <= 1.0):
+        raise InputError(f"{origin}: emotion {name!r}: keep_dynamics must be a number in [0, 1].")
+    calms = entry.get("calms", [])
+    if not isinstance(calms, list) or any(c not in SPEECH_CHANNELS for c in calms):
+        bad = [c for c in calms if c not in SPEECH_CHANNELS] if isinstance(calms, list) else calms
+        raise InputError(
+            f"{origin}: emotion {name!r}: 'calms' lists speech channels only; not {bad!r}."
+        )
+    return Preset(
+        name,
+        offsets,
+        synonyms,
+        str(entry.get("facs", "")),
+        None if keep is None else float(keep),
+        tuple(_INDEX[c] for c in calms),
+    )
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -405,6 +426,26 @@ def _labels(
 # ----------------------------------------------------------------------------- the edit
 
 
+# The highest value an emotional channel takes on a calm face, in MediaPipe's coding (the
+# neutral parts of the shared clips, smile_reference's first second included). A person whose
+# calmest frames still hold an emotion (a man grinning through a whole clip) is taken to this
+# level, so "neutral" removes it; the brows' and eye squint's resting values vary too much from
+# person to person (0.0-0.8) to cap.
+REST_CEILING = {
+    "mouthUpperUp": 0.25, "mouthSmile": 0.1, "mouthFrown": 0.1, "mouthDimple": 0.15, "mouthStretch": 0.15,
+    "mouthPress": 0.2, "browDown": 0.15, "eyeWide": 0.15, "cheekSquint": 0.1, "noseSneer": 0.1,
+}  # fmt: skip
+
+
+def rest_level(calm: np.ndarray) -> np.ndarray:
+    """(52,) the calm baseline with each REST_CEILING channel capped at its ceiling."""
+    out = calm.copy()
+    for group, ceiling in REST_CEILING.items():
+        cols = [_INDEX[n] for n in (group, group + "Left", group + "Right") if n in _INDEX]
+        out[cols] = np.minimum(out[cols], ceiling)
+    return out
+
+
 def calm_baseline(blendshapes: np.ndarray, valid: np.ndarray, share: float = 0.2) -> np.ndarray:
     """(52,) the person's calm face: mean blendshapes of the frames least emotionally active.
 
@@ -422,14 +463,26 @@ def preset_target(
 ) -> np.ndarray:
     """(T, 52) blendshapes with `preset` fully applied at `intensity`.
 
-    Emotional channels: baseline + intensity x offset + a shrinking share of the person's own
-    deviation from baseline. Speech channels: the original plus intensity x offset.
+    Emotional channels, at intensity 1: the rest level (the calm baseline, capped by
+    REST_CEILING) + the offset + `keep` of the person's own deviation from the calm baseline;
+    at intensity I the change from the original is I times that of intensity 1.
+    Speech channels: the original plus intensity x offset.
     """
-    own = max(0.0, 1.0 - intensity * (1.0 - keep))
+    if preset.keep is not None:
+        keep = preset.keep
+    level = rest_level(base)
     out = b.copy()
     emo = EMOTIONAL_MASK
-    out[:, emo] = base[emo] + intensity * preset.offsets[emo] + own * (b[:, emo] - base[emo])
-    out[:, SPEECH_MASK] = b[:, SPEECH_MASK] + intensity * preset.offsets[SPEECH_MASK]
+    own = b[:, emo] - base[emo]  # the person's own emotional motion
+    removed = min(1.0, intensity * (1.0 - keep))  # share of it taken away
+    out[:, emo] = b[:, emo] + intensity * (level[emo] + preset.offsets[emo] - base[emo])
+    out[:, emo] -= removed * own
+    # Speech channels keep their motion; a level held above a calm face's (the upper lip of a
+    # grin kept through the whole clip) is lowered to it.
+    sp = SPEECH_MASK
+    out[:, sp] = b[:, sp] + intensity * (preset.offsets[sp] + level[sp] - base[sp])
+    for c in preset.calms:  # as the emotional channels: the rise above calm is taken away
+        out[:, c] -= removed * np.maximum(b[:, c] - base[c], 0.0)
     return out
 
 
@@ -487,7 +540,11 @@ def _bound_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def edit_blendshapes(
-    track: FaceTrack, plan: EditPlan, keep: float, block: int = 4096
+    track: FaceTrack,
+    plan: EditPlan,
+    keep: float,
+    block: int = 4096,
+    bounds: tuple[float, float] = (0.0, 1.0),
 ) -> np.ndarray:
     """(T, 52) float64 edited blendshapes: segments cross-faded by weight, then overrides.
 
@@ -496,6 +553,10 @@ def edit_blendshapes(
     all frames first), so frames are edited `block` at a time: temporaries stay small.
 
     Rows of frames without a face are returned unchanged (NaN).
+
+    `bounds` limits the edited values: [0, 1] is the tracker's range; the manipulator asks
+    for a wider one (GEOMETRY_BOUNDS) because the geometry may go where the coding cannot,
+    e.g. brows lowered below a browInnerUp of 0 on a face whose brows rest at 0.
     """
     out = track.blendshapes.astype(np.float64)
     valid_rows = np.flatnonzero(track.valid)
@@ -512,14 +573,14 @@ def edit_blendshapes(
                 target = ref[sl]
             else:
                 continue
-            edit += w[rows][:, None] * (np.clip(target, 0.0, 1.0) - bv)
+            edit += w[rows][:, None] * (np.clip(target, *bounds) - bv)
         edited = bv + edit
         env = plan.envelope[rows]
         for o in plan.overrides:
             col = edited[:, o.channel]
             change = o.value if o.relative else o.value - col
             edited[:, o.channel] = col + env * change
-        out[rows] = np.clip(edited, 0.0, 1.0)
+        out[rows] = np.clip(edited, *bounds)
     return out
 
 

@@ -33,6 +33,9 @@ EYE_OUTER = (33, 263)  # right, left outer eye corners: orient the template
 EYE_CORNERS = ((33, 133), (362, 263))  # right, left eye: their centres give the IOD
 CHIN = 152
 IRIS = tuple(range(468, 478))  # eyeball points: an expression never moves them
+# The face outline over the forehead (between STABLE_POINTS' 10, 54 and 284): raising or
+# lowering the brows moves the skin below it, not the face's silhouette, so no edit moves it.
+UPPER_OUTLINE = (338, 297, 332, 109, 67, 103)
 # Inner-lip pairs (upper, lower), left to right across the mouth.
 INNER_LIP_PAIRS = (
     (191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317), (311, 402), (310, 318),
@@ -132,6 +135,12 @@ def scan_poses(
             acc.add(track.blendshapes[sl], norm.points)
         release(track.landmarks, sl.start, sl.stop)
     return FramePoses(scale, rot, trans), acc
+
+
+def to_normalised(landmarks: np.ndarray, norm: FramePoses, rows: np.ndarray) -> np.ndarray:
+    """Pixel landmarks (R, k, 3) of frames `rows` -> the normalised face space."""
+    pts = np.einsum("bnj,bij->bni", landmarks, norm.rotation[rows])
+    return norm.scale[rows, None, None] * pts + norm.translation[rows, None]
 
 
 def to_frame_displacement(disp: np.ndarray, norm: FramePoses, rows: np.ndarray) -> np.ndarray:
@@ -435,8 +444,9 @@ def apply_basis(
     basis: ExpressionBasis,
     new_blendshapes: np.ndarray,
     *,
-    lip_correction: bool = True,
+    lips: str = "articulation",
     protect_blinks: bool = True,
+    gains: np.ndarray | None = None,
     out: np.ndarray | None = None,
     block: int = APPLY_BLOCK,
 ) -> np.ndarray:
@@ -447,7 +457,15 @@ def apply_basis(
     `out` (default: a new in-memory array) receives the result, block by block, and the pages
     of both arrays are released after each block when they live on disk (see outofcore.py).
     Frames that cannot be edited (no face) get the tracked rows.
+
+    `lips`: "articulation" keeps the speech's lip closures and rhythm while letting the edit
+    add its own opening (articulation.keep_articulation); "exact" keeps the inner-lip opening
+    of every frame exactly (keep_lip_opening); "off" leaves the basis's lip motion as it is.
+    `gains` (52,) scales each channel's change before it becomes geometry (the delivery
+    calibration, see signatures.DELIVERY_GAINS); None = 1.
     """
+    from .articulation import gate_opening, inner_lip_gaps, keep_articulation
+
     if out is None:
         out = np.empty(track.landmarks.shape, dtype=np.float32)
     editable = track.valid & np.isfinite(norm.scale)
@@ -458,12 +476,21 @@ def apply_basis(
         rows = sl.start + np.flatnonzero(editable[sl])
         if rows.size:
             delta = new_blendshapes[rows] - track.blendshapes[rows].astype(np.float64)
+            if gains is not None:
+                delta = delta * gains
+            moved = track.landmarks[rows].astype(np.float64)
+            gaps = None
+            if lips == "articulation":
+                gaps = inner_lip_gaps(moved, functools.partial(to_normalised, norm=norm, rows=rows))
+                delta = gate_opening(delta, gaps)
             disp = np.einsum("bc,cnk->bnk", delta, fields)
             if protect_blinks:
                 disp = keep_blinks(disp, track.blendshapes[rows], template)
-            if lip_correction:
+            disp[:, list(UPPER_OUTLINE)] = 0.0
+            if gaps is not None:
+                disp = keep_articulation(disp, gaps, basis.template)
+            elif lips == "exact":
                 disp = keep_lip_opening(disp, basis.template)
-            moved = track.landmarks[rows].astype(np.float64)
             moved += to_frame_displacement(disp, norm, rows)
             out[rows] = moved.astype(np.float32)
         release(track.landmarks, sl.start, sl.stop)
@@ -496,7 +523,7 @@ def keep_lip_opening(disp: np.ndarray, template: np.ndarray) -> np.ndarray:
     The correction of each inner-lip point is spread smoothly over its side of the mouth
     (upper lip and above, or lower lip and below), so the lips do not tear from the face.
     """
-    up_w, low_w = _lip_weights(template.tobytes(), template.shape)
+    up_w, low_w = lip_spread_weights(template.tobytes(), template.shape)
     ups = [u for u, _ in INNER_LIP_PAIRS]
     lows = [lo for _, lo in INNER_LIP_PAIRS]
     mid = (disp[:, ups] + disp[:, lows]) / 2
@@ -508,7 +535,7 @@ def keep_lip_opening(disp: np.ndarray, template: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _lip_weights(buf: bytes, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def lip_spread_weights(buf: bytes, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(478, 9) spreading weights from upper / lower inner-lip points (exact at the points)."""
     tpl = np.frombuffer(buf, dtype=np.float32).reshape(shape).astype(np.float64)
     ups = np.array([u for u, _ in INNER_LIP_PAIRS])

@@ -116,6 +116,31 @@ def _headline(rep: Report) -> list[tuple[str, Any]]:
     return rows
 
 
+def _channels(rep: Report) -> str:
+    """Requested vs achieved per channel group (empty without the edited track)."""
+    ch = rep.channels
+    if ch is None:
+        return ""
+    rows = "".join(
+        f"<tr><th>{html.escape(g)}</th><td class=n>{v['requested']:+.3f}</td>"
+        f"<td class=n>{v['achieved']:+.3f}</td><td class=n>{_fmt(v['delivered'])}</td>"
+        f"<td>{'did not come through' if g in ch['not_through'] else ''}</td></tr>"
+        for g, v in ch["groups"].items()
+    )
+    real = ch.get("vs_real")
+    vs = (
+        f"<p>Achieved vs real acted {html.escape(real['emotion'])} (MEAD, REAL_EXPRESSIONS): "
+        f"cosine {_fmt(real['cosine'])}, size ratio {_fmt(real['norm_ratio'])}.</p>"
+        if real
+        else ""
+    )
+    return (
+        "<h2>Channels: requested vs achieved</h2><table><tr><th>group (L/R averaged)</th>"
+        "<th>requested</th><th>achieved (re-tracked)</th><th>share</th><th></th></tr>"
+        f"{rows}</table>{vs}"
+    )
+
+
 def render_html(rep: Report) -> str:
     """The page as a string."""
     c = rep.container
@@ -131,6 +156,10 @@ def render_html(rep: Report) -> str:
         ("audio present", f"{_fmt(o['has_audio'])} / {_fmt(e['has_audio'])}"),
         ("audio packets identical", c["audio_identical"]),
     ]
+    if c.get("original_range_s") is not None:
+        r = c["original_range_s"]
+        end = "end" if r[1] is None else f"{r[1]:g} s"
+        container.insert(0, ("original compared over", f"{r[0]:g} s – {end}"))
     warnings = "".join(f"<li class=warn>{html.escape(w)}</li>" for w in rep.warnings)
     stills = "".join(
         f"<figure><img src='data:image/jpeg;base64,{_jpeg(np.concatenate([a, b], axis=1))}' "
@@ -147,7 +176,8 @@ def render_html(rep: Report) -> str:
         + (f"<ul>{warnings}</ul>" if warnings else "")
         + f"<h2>Headline</h2><table>{_rows(_headline(rep))}</table>"
         f"<h2>Over time</h2><img src='data:image/png;base64,{_plots(rep)}' alt='curves over time'>"
-        f"<h2>Stills</h2><div class=stills>{stills or '<p>none</p>'}</div>"
+        + _channels(rep)
+        + f"<h2>Stills</h2><div class=stills>{stills or '<p>none</p>'}</div>"
         f"<h2>Container</h2><table>{_rows(container)}</table>"
         "<p>Emotion: FER-2013 mini-Xception classifier (independent of the tracker). Identity: "
         "a landmark-shape distance, not a face-recognition embedding; below the threshold is no "

@@ -3,7 +3,8 @@
 Steps: resolve the request into per-frame segments (emotions.py) -> edit the blendshapes
 (emotions.py: presets, reference style, overrides; speech channels follow the original) ->
 turn the blendshape change into landmark displacements through an expression basis in a
-pose-normalised face space (expression.py) -> keep the inner-lip opening of the original.
+pose-normalised face space (expression.py), each channel scaled by its delivery gain
+(signatures.py) -> keep the speech's articulation: closures, rhythm, rounding (articulation.py).
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ from .expression import (
     scan_poses,
 )
 from .outofcore import empty_rows
+from .signatures import delivery_gains
 from .track import TrackOptions, track_video
 from .types import EditedTrack, FaceTrack, ProgressHook, no_progress
+
+# The range of edited blendshapes the geometry may follow: wider than the tracker's [0, 1], so
+# that e.g. brows can be lowered on a face whose browInnerUp rests at 0 (the record is clipped).
+GEOMETRY_BOUNDS = (-0.6, 1.6)
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,11 @@ class ManipulateOptions:
 
     basis: Literal["person", "generic"] = "person"  # per-person fit (toward generic) or generic
     person_regularisation: float = 0.005  # ridge weight toward the generic basis, per frame
-    keep_dynamics: float = 0.3  # share of the person's own emotional motion kept at intensity 1
-    lip_correction: bool = True  # keep the original inner-lip opening exactly
+    keep_dynamics: float = 0.6  # share of the person's own emotional motion kept at intensity 1
+    # "articulation": lip closures, rhythm and rounding of the speech kept, an emotion adds its
+    # own opening; "exact": the inner-lip opening of every frame kept exactly; "off": no check.
+    lips: Literal["articulation", "exact", "off"] = "articulation"
+    calibrated: bool = True  # scale each channel's geometry by its delivery gain (signatures.py)
     protect_blinks: bool = True  # no eyelid edit while the eye is closed
     chunk_frames: int = 256  # frames whose landmarks are worked on at once (bounds memory)
 
@@ -154,7 +163,9 @@ def manipulate(
     if options.chunk_frames < 1:
         raise InputError(f"chunk_frames {options.chunk_frames}: give a number of frames >= 1.")
     plan = plan_edit(track, request, book, references)
-    new_bs = edit_blendshapes(track, plan, options.keep_dynamics, options.chunk_frames)
+    asked = edit_blendshapes(
+        track, plan, options.keep_dynamics, options.chunk_frames, GEOMETRY_BOUNDS
+    )
     generic = load_generic_basis()
     fit = basis is None and options.basis == "person"
     poses, moments = scan_poses(track, generic.template, options.chunk_frames, moments=fit)
@@ -168,13 +179,14 @@ def manipulate(
         track,
         poses,
         chosen,
-        new_bs,
-        lip_correction=options.lip_correction,
+        asked,
+        lips=options.lips,
         protect_blinks=options.protect_blinks,
+        gains=delivery_gains() if options.calibrated else None,
         out=empty_rows(track.landmarks, np.float32),
         block=options.chunk_frames,
     )
-    return _edited(track, new_bs, landmarks, plan, request, options)
+    return _edited(track, np.clip(asked, 0.0, 1.0), landmarks, plan, request, options)
 
 
 def _edited(
@@ -195,7 +207,8 @@ def _edited(
         "presets": book_name(request.presets),
         "basis": options.basis,
         "keep_dynamics": f"{options.keep_dynamics:g}",
-        "lip_correction": str(options.lip_correction),
+        "lips": options.lips,
+        "calibrated": str(options.calibrated),
     }
     if request.references:
         meta["references"] = ", ".join(request.references)

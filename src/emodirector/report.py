@@ -17,7 +17,10 @@ independent FER-2013 network (classify.py), and compares them on time-matched fr
   weak identity cue: above the threshold the face shape changed; below it proves nothing;
 - stability: landmark jitter, the median over frames of the mean |second difference| of each
   landmark (removes slow head motion), in inter-ocular units; the ratio edited / original;
-- container: frame counts, timestamps, resolution, audio presence and packet-byte identity.
+- container: frame counts, timestamps, resolution, audio presence and packet-byte identity, of
+  the time range of the original that the edited video covers (ReportOptions.window);
+- channels (given the edited track): per channel group, the change the edit asked for and the
+  change the re-tracked videos show, and the achieved change against real acted emotions.
 
 JSON schema (`Report.to_dict()`, written by `write_json`; numbers are null when undefined):
 {
@@ -28,7 +31,9 @@ JSON schema (`Report.to_dict()`, written by `write_json`; numbers are null when 
              "face_original": int, "face_edited": int, "face_both": int},
   "container": {"original": VIDEO, "edited": VIDEO, "same_frame_count": bool,
                 "same_resolution": bool, "max_time_diff_s": float | null,
-                "audio_identical": bool | null},  # null when neither has audio
+                "audio_identical": bool | null,  # null when neither has audio
+                "original_range_s": [float, float | null] | null},  # the range of ORIGINAL
+                # compared (an edit of a time range), null = the whole video
       VIDEO = {"width": int, "height": int, "fps": float, "frames": int, "duration_s": float,
                "has_audio": bool, "audio_packets": int, "audio_sha256": str | null}
   "emotion": {"target": str | null, "target_inferred": bool, "classes": [7 str],
@@ -43,6 +48,11 @@ JSON schema (`Report.to_dict()`, written by `write_json`; numbers are null when 
                "frame_distance_median": float, "frame_distance_p90": float,  # matched frames
                "threshold": float, "same_shape": bool},
   "stability": {"jitter_original": float, "jitter_edited": float, "ratio": float | null},
+  "channels": {"groups": {GROUP: {"requested": float, "achieved": float,
+                                  "delivered": float | null}},  # signatures.MEASURE_GROUPS
+               "not_through": [GROUP, ...],  # asked >= 0.05, less than half shown
+               "vs_real": {"emotion": str, "cosine": float, "norm_ratio": float}  # if known
+               "units": str} | null,  # null without the edited track
   "series": {"time_s": [float], "target_prob_before": [float|null], "target_prob_after": [...],
              "lip_opening_before": [...], "lip_opening_after": [...], "identity_distance": [...]}
 }
@@ -57,6 +67,7 @@ import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +78,9 @@ import numpy as np
 
 from .classify import EMOTIONS, ClassifierOptions, EmotionClassifier, emotion_class
 from .errors import NoFaceError, VideoError
+from .signatures import MEASURE_GROUPS, cosine_and_ratio, group_means, real_vector
 from .track import TrackOptions, track_video
-from .types import FaceTrack, Frame, ProgressHook, VideoInfo, no_progress
+from .types import EditedTrack, FaceTrack, Frame, ProgressHook, VideoInfo, no_progress
 from .video import VideoReader, atomic_path, probe
 
 SCHEMA = "emodirector.report/1"
@@ -102,6 +114,9 @@ class ReportOptions:
     still_size: int = 192  # side of each still in pixels
     track: TrackOptions = field(default_factory=TrackOptions)
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
+    # (start, end) seconds of ORIGINAL that EDITED covers (an edit with --start/--end/--preview):
+    # frames, length and audio are then compared with that range, not the whole input.
+    window: tuple[float, float] | None = None
 
 
 @dataclass
@@ -117,6 +132,7 @@ class Report:
     lips: dict[str, Any]
     identity: dict[str, Any]
     stability: dict[str, Any]
+    channels: dict[str, Any] | None  # requested vs achieved per channel group (edited track given)
     time_s: np.ndarray  # (M,) float64 seconds of each matched original frame
     target_before: np.ndarray  # (M,) float32 target-class probability, original
     target_after: np.ndarray  # (M,) float32 target-class probability, edited
@@ -148,6 +164,7 @@ class Report:
                 "lips": self.lips,
                 "identity": self.identity,
                 "stability": self.stability,
+                "channels": self.channels,
                 "series": {k: [_num(x, 4) for x in v] for k, v in series.items()},
             }
         )
@@ -191,12 +208,15 @@ def report(
     options: ReportOptions = ReportOptions(),
     *,
     tracks: tuple[FaceTrack | None, FaceTrack | None] = (None, None),
+    edited_track: EditedTrack | None = None,
     hook: ProgressHook = no_progress,
 ) -> Report:
     """Compare an edited video with its original.
 
     `tracks` reuses tracks already made of (original, edited) with the same TrackOptions; None
-    entries are tracked here.
+    entries are tracked here (the original over options.window when set). `edited_track`, the
+    manipulator's output the video was rendered from, adds what each channel group was asked to
+    change and how much of it the re-tracked video shows.
     """
     target = emotion_class(options.emotion) if options.emotion else None
     infos = (probe(original), probe(edited))  # unreadable files fail here, one line each
@@ -204,8 +224,9 @@ def report(
     warnings: list[str] = []
     if options.emotion and target is None:
         warnings.append(f"the classifier has no class for {options.emotion!r}: emotion skipped")
-    t_o = tracks[0] if tracks[0] is not None else _track(original, options, warnings, hook)
-    t_e = tracks[1] if tracks[1] is not None else _track(edited, options, warnings, hook)
+    window = options.window
+    t_o = tracks[0] if tracks[0] is not None else _track(original, options, warnings, hook, window)
+    t_e = tracks[1] if tracks[1] is not None else _track(edited, options, warnings, hook, None)
     for path, t in ((original, t_o), (edited, t_e)):
         if not t.valid.any():
             raise NoFaceError(f"{path}: no face was found in any frame; the report needs a face.")
@@ -235,11 +256,14 @@ def report(
         edited=str(edited),
         warnings=warnings,
         frames=_frames(t_o, t_e, io, by, both),
-        container=_container(infos, (original, edited), (t_o, t_e), io, ie),
+        container=_container(infos, (original, edited), (t_o, t_e), io, ie, window),
         emotion=emotion,
         lips=_lips(open_o, open_e, t_o.landmarks[io], t_e.landmarks[ie], both),
         identity=_identity(ident, t_o.landmarks[io], t_e.landmarks[ie], both, options),
         stability=_stability(t_o, t_e),
+        channels=None
+        if edited_track is None
+        else channel_delivery(edited_track, t_o, t_e, io, ie, both, emotion, warnings),
         time_s=t_o.timestamps[io],
         target_before=target_o,
         target_after=target_e,
@@ -255,9 +279,16 @@ def report(
 
 
 def _track(
-    path: str | os.PathLike[str], options: ReportOptions, warnings: list[str], hook: ProgressHook
+    path: str | os.PathLike[str],
+    options: ReportOptions,
+    warnings: list[str],
+    hook: ProgressHook,
+    window: tuple[float, float] | None,
 ) -> FaceTrack:
-    result = track_video(path, options.track, hook=hook)
+    start, end = window if window is not None else (None, None)
+    result = track_video(
+        path, options.track, hook=hook, start=start, end=None if end == math.inf else end
+    )
     if result.decode.error:
         warnings.append(
             f"{path}: decoding stopped early ({result.decode.error}); "
@@ -534,8 +565,12 @@ def _stability(t_o: FaceTrack, t_e: FaceTrack) -> dict[str, Any]:
 # ---- container -------------------------------------------------------------------------------
 
 
-def audio_digest(path: str | os.PathLike[str]) -> tuple[int, str | None]:
-    """(packets, sha256 of all non-empty audio packet bytes in order) of the first audio stream."""
+def audio_digest(
+    path: str | os.PathLike[str], window: tuple[float, float] | None = None
+) -> tuple[int, str | None]:
+    """(packets, sha256 of all non-empty audio packet bytes in order) of the first audio stream;
+    with `window`, only of the packets whose time lies in [start, end), the ones an edit of that
+    range copies."""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -544,8 +579,14 @@ def audio_digest(path: str | os.PathLike[str]) -> tuple[int, str | None]:
         if not container.streams.audio:
             return 0, None
         h, n = hashlib.sha256(), 0
+        stream = container.streams.audio[0]
+        tb = stream.time_base or Fraction(1, stream.sample_rate or 48000)
         try:
-            for pkt in container.demux(container.streams.audio[0]):
+            for pkt in container.demux(stream):
+                if window is not None and pkt.size:
+                    t = float(pkt.pts * tb) if pkt.pts is not None else 0.0
+                    if not window[0] <= t < window[1]:
+                        continue
                 if pkt.size:
                     h.update(bytes(pkt))
                     n += 1
@@ -554,10 +595,15 @@ def audio_digest(path: str | os.PathLike[str]) -> tuple[int, str | None]:
         return n, h.hexdigest()
 
 
-def _summary(info: VideoInfo, path: str | os.PathLike[str], track: FaceTrack) -> dict[str, Any]:
-    """Container facts of one video (the VIDEO object of the JSON schema)."""
+def _summary(
+    info: VideoInfo,
+    path: str | os.PathLike[str],
+    track: FaceTrack,
+    window: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """Container facts of one video (the VIDEO object of the JSON schema), of `window` if set."""
     ts = track.timestamps
-    n, digest = audio_digest(path) if info.has_audio else (0, None)
+    n, digest = audio_digest(path, window) if info.has_audio else (0, None)
     return {
         "width": info.width,
         "height": info.height,
@@ -576,8 +622,9 @@ def _container(
     tracks: tuple[FaceTrack, FaceTrack],
     io: np.ndarray,
     ie: np.ndarray,
+    window: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    s_o = _summary(infos[0], paths[0], tracks[0])
+    s_o = _summary(infos[0], paths[0], tracks[0], window)
     s_e = _summary(infos[1], paths[1], tracks[1])
     dt = np.abs(tracks[0].timestamps[io] - tracks[1].timestamps[ie])
     audio_same = None
@@ -593,6 +640,7 @@ def _container(
         "same_resolution": (s_o["width"], s_o["height"]) == (s_e["width"], s_e["height"]),
         "max_time_diff_s": float(dt.max()) if dt.size else None,
         "audio_identical": audio_same,
+        "original_range_s": None if window is None else [window[0], _num(window[1])],
     }
 
 
@@ -608,3 +656,64 @@ def _frames(
         "face_edited": int(t_e.valid.sum()),
         "face_both": int(both.sum()),
     }
+
+
+# ---- requested vs achieved -------------------------------------------------------------------
+
+NOT_THROUGH = 0.5  # a group asked to move by >= ASKED but showing less than this share of it
+ASKED = 0.05
+
+
+def channel_delivery(
+    edited_track: EditedTrack,
+    t_o: FaceTrack,
+    t_e: FaceTrack,
+    io: np.ndarray,
+    ie: np.ndarray,
+    both: np.ndarray,
+    emotion: dict[str, Any] | None,
+    warnings: list[str],
+) -> dict[str, Any] | None:
+    """Per channel group (L/R averaged): the change the edit asked for (edited track - its
+    original, mean over matched frames with a face) and the change the re-tracked videos show
+    (edited video - original video); groups asked for >= ASKED that show < NOT_THROUGH of it
+    are listed as not through. With a known emotion, the achieved change is also compared with
+    real acted emotions (signatures.REAL_SIGNATURES: cosine, norm ratio)."""
+    if edited_track.n_frames != t_o.n_frames:
+        warnings.append(
+            f"the edited track has {edited_track.n_frames} frames, the original video "
+            f"{t_o.n_frames}: requested vs achieved skipped (give the track of this edit)"
+        )
+        return None
+    rows_o, rows_e = io[both], ie[both]
+    requested = group_means(
+        edited_track.blendshapes[rows_o].astype(np.float64)
+        - edited_track.original.blendshapes[rows_o]
+    )
+    achieved = group_means(t_e.blendshapes[rows_e].astype(np.float64) - t_o.blendshapes[rows_o])
+    groups = {}
+    missing = []
+    for g, r, a in zip(MEASURE_GROUPS, requested, achieved, strict=True):
+        share = a / r if abs(r) >= ASKED else float("nan")
+        groups[g] = {"requested": r, "achieved": a, "delivered": share}
+        if abs(r) >= ASKED and not share >= NOT_THROUGH:
+            missing.append(g)
+    out: dict[str, Any] = {
+        "groups": groups,
+        "not_through": missing,
+        "units": "blendshape coefficient change, L/R averaged, mean over matched frames",
+    }
+    real = None
+    if emotion is not None:
+        real = real_vector(_preset_name(emotion["target"]))
+    request = edited_track.meta.get("request", "")
+    if real is not None and emotion is not None and _preset_name(emotion["target"]) in request:
+        cos, ratio = cosine_and_ratio(achieved, real)
+        out["vs_real"] = {"emotion": _preset_name(emotion["target"]), "cosine": cos,
+                          "norm_ratio": ratio}  # fmt: skip
+    return out
+
+
+def _preset_name(fer_class: str) -> str:
+    """FER class -> preset name (the classes say surprise/disgust, the presets surprised/...)."""
+    return {"surprise": "surprised", "disgust": "disgusted"}.get(fer_class, fer_class)

@@ -16,7 +16,7 @@ from ..errors import EmodirectorError
 from ..interrupts import Terminated, stop_signals_raise
 
 # Command modules, in the order --help lists them.
-COMMANDS = ("track", "inspect", "manipulate", "render", "edit", "report")
+COMMANDS = ("track", "inspect", "manipulate", "render", "edit", "report", "learn-presets")
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -33,10 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
+        module_name = f"{__name__}.{name.replace('-', '_')}"
         try:
-            module = importlib.import_module(f"{__name__}.{name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{name}":
+            if exc.name == module_name:
                 continue  # command not built yet
             raise
         module.register(sub)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..pipeline import EditOptions, RenderVideoOptions, edit
+from ..pipeline import EditOptions, RenderVideoOptions, edit, window_of
 from ..preflight import preflight_edit
 from ..report import ReportOptions, report
 from ..track import TrackOptions
@@ -113,23 +113,21 @@ def run(args: argparse.Namespace) -> int:
         # The input's track is reused, not tracked again; the output is tracked with the edit's
         # TrackOptions, so --face follows the same person in both.
         emotion = request.emotion.name if request.emotion else None
+        # An edit of a time range is compared with that range of the input.
+        window = window_of(result.edited)
         with progress("report", enabled=not args.quiet) as hook:
             rep = report(
                 args.video,
                 args.output,
-                ReportOptions(emotion=emotion, track=options.track),
+                ReportOptions(emotion=emotion, track=options.track, window=window),
                 tracks=(result.track, None),
+                edited_track=result.edited,
                 hook=hook,
             )
         for w in rep.warnings:
             warn(w)
         for line in summary(rep):
             info(line)
-        if any(t is not None for t in (options.start, options.end, options.preview)):
-            info(
-                "(the output covers only the asked time range; the container line compares it "
-                "with the whole input, so audio and length can differ)"
-            )
         write_outputs(rep, js, page)
     return 0
 

@@ -9,9 +9,12 @@ import argparse
 import math
 from pathlib import Path
 
+from ..errors import InputError
 from ..io.paths import check_outputs
+from ..pipeline import window_of
 from ..preflight import check_input_name
 from ..report import Report, ReportOptions, report, write_json
+from ..types import EditedTrack
 from .common import add_overwrite_argument, info, progress, warn
 
 _DEFAULTS = ReportOptions()
@@ -35,6 +38,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the emotion the edit aimed at (angry, disgust, fear, happy, sad, surprise, "
         "neutral, or synonyms such as surprised); default: the class whose probability rose most.",
     )
+    p.add_argument(
+        "--edited-track",
+        metavar="EDITED.npz",
+        help="the edited track the video was rendered from (manipulate -o, or edit --keep-track): "
+        "adds what each channel was asked to change next to what the video shows",
+    )
+    p.add_argument(
+        "--start",
+        type=float,
+        metavar="S",
+        help="EDITED covers ORIGINAL from S seconds (an edit with --start/--preview); default: "
+        "the range recorded in --edited-track, else the whole video",
+    )
+    p.add_argument("--end", type=float, metavar="E", help="... up to E seconds (see --start)")
     add_report_outputs(p)
     add_overwrite_argument(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -59,7 +76,11 @@ def check_report_outputs(
         check_input_name(path, what)
     checked = check_outputs(
         [("--json", args.json), ("--html", args.html)],
-        [("the original video", original), ("the edited video", edited)],
+        [
+            ("the original video", original),
+            ("the edited video", edited),
+            ("--edited-track", getattr(args, "edited_track", None)),
+        ],
         overwrite=args.overwrite,
     )
     for note in checked.notes():
@@ -81,14 +102,39 @@ def write_outputs(rep: Report, js: Path | None, page: Path | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     js, page = check_report_outputs(args, args.original, args.edited)
+    edited = None
+    if args.edited_track:
+        from ..trackfile import load_edited
+
+        edited = load_edited(args.edited_track)
+    window = edited_window(args.start, args.end, edited)
+    options = ReportOptions(emotion=args.emotion, window=window)
     with progress("report", enabled=not args.quiet) as hook:
-        rep = report(args.original, args.edited, ReportOptions(emotion=args.emotion), hook=hook)
+        rep = report(args.original, args.edited, options, edited_track=edited, hook=hook)
     for w in rep.warnings:
         warn(w)
     for line in summary(rep):
         info(line)
     write_outputs(rep, js, page)
     return 0
+
+
+def edited_window(
+    start: float | None, end: float | None, edited: EditedTrack | None
+) -> tuple[float, float] | None:
+    """The range of ORIGINAL that EDITED covers: --start/--end, else the edited track's record."""
+    if start is None and end is None:
+        return window_of(edited) if edited is not None else None
+    s = 0.0 if start is None else start
+    e = math.inf if end is None else end
+    if not (math.isfinite(s) and s >= 0 and e > s):
+        raise InputError(f"--start {s:g} --end {e:g}: give 0 <= start < end, in seconds.")
+    return s, e
+
+
+def _range(r: list[float | None]) -> str:
+    end = "end" if r[1] is None or not math.isfinite(r[1]) else f"{r[1]:g} s"
+    return f"{r[0]:g} s-{end}"
 
 
 def _f(v: float | None, fmt: str = ".3f") -> str:
@@ -110,7 +156,12 @@ def summary(rep: Report) -> list[str]:
             if c["audio_identical"]
             else "DIFFERS"
         )
-        + f"; largest time difference {_f(c['max_time_diff_s'], '.4f')} s",
+        + f"; largest time difference {_f(c['max_time_diff_s'], '.4f')} s"
+        + (
+            ""
+            if c.get("original_range_s") is None
+            else f" (original compared over {_range(c['original_range_s'])})"
+        ),
     ]
     em = rep.emotion
     if em is None:
@@ -132,12 +183,38 @@ def summary(rep: Report) -> list[str]:
         f"stability: jitter {_f(st['jitter_original'], '.4f')} -> {_f(st['jitter_edited'], '.4f')}, "
         f"ratio {_f(st['ratio'], '.2f')}",
     ]
+    return lines + channel_lines(rep)
+
+
+def channel_lines(rep: Report) -> list[str]:
+    """Requested vs achieved per channel group, when the report had the edited track."""
+    ch = rep.channels
+    if ch is None:
+        return []
+    asked = [(g, v) for g, v in ch["groups"].items() if abs(v["requested"]) >= 0.02]
+    cells = ", ".join(
+        f"{g} {v['requested']:+.2f}/{v['achieved']:+.2f}"
+        for g, v in sorted(asked, key=lambda gv: -abs(gv[1]["requested"]))
+    )
+    lines = [f"channels, requested/achieved (re-tracked): {cells or 'nothing asked'}"]
+    if ch["not_through"]:
+        lines.append(
+            "did not come through (under half of the asked change): " + ", ".join(ch["not_through"])
+        )
+    real = ch.get("vs_real")
+    if real:
+        lines.append(
+            f"achieved vs real {real['emotion']} (acted, MEAD): cosine {_f(real['cosine'], '.2f')}, "
+            f"size ratio {_f(real['norm_ratio'], '.2f')}"
+        )
     return lines
 
 
 __all__ = [
     "add_report_outputs",
+    "channel_lines",
     "check_report_outputs",
+    "edited_window",
     "register",
     "run",
     "summary",
