@@ -50,10 +50,14 @@ from .mesh import (
     warp_box,
     warp_mesh,
 )
+from .appearance import AppearanceOptions, AppearanceRenderer
 from .warp import WarpRenderer, displacement_grid, draw_order, triangle_field
 
 # The renderers the pipeline can pick by name (RenderOptions.renderer), in --help order.
-RENDERERS: dict[str, Callable[[RenderOptions], Renderer]] = {"warp": WarpRenderer}
+RENDERERS: dict[str, Callable[[RenderOptions], Renderer]] = {
+    "warp": WarpRenderer,
+    "appearance": AppearanceRenderer,
+}
 
 # The plain warp under its historical name (the API before the renderer contract).
 FaceRenderer = WarpRenderer
@@ -73,6 +77,8 @@ def make_renderer(options: RenderOptions = RenderOptions()) -> Renderer:
 
 
 __all__ = [
+    "AppearanceOptions",
+    "AppearanceRenderer",
     "FACE_OVAL",
     "INNER_LIP_LOWER",
     "INNER_LIP_PAIRS",
