@@ -37,7 +37,9 @@ TrackFn = Callable[[Path], FaceTrack]
 
 
 def score_clips(
-    clips: Sequence[Path], renderers: Sequence[str], track_of: TrackFn = lambda p: track_video(p).track
+    clips: Sequence[Path],
+    renderers: Sequence[str],
+    track_of: TrackFn = lambda p: track_video(p).track,
 ) -> dict[str, dict[str, ClipRealism]]:
     """{clip name: {renderer: scores}}; each clip tracked and decoded once for all renderers."""
     out: dict[str, dict[str, ClipRealism]] = {}
@@ -129,6 +131,59 @@ def cost_note(results: dict[str, dict[str, ClipRealism]], widths: dict[str, floa
     )
 
 
+STILL_CLIP = "talking_frontal_a.mp4"  # a talking clip whose head is nearly still
+STILL_FRAMES = 100
+
+
+def shading_stability(
+    path: Path, track: FaceTrack, frames: int = STILL_FRAMES
+) -> tuple[float, float]:
+    """(mean |frame-to-frame change| of the added shading, of the clip itself), luma levels, over
+    the skin regions where the shading lies (nasolabial, cheeks' edge, forehead, glabella) on
+    consecutive frames whose head turned less than 1 degree, for a happy edit of the clip."""
+    from emodirector.manipulate import manipulate
+    from emodirector.realism import region_masks, rotation_angle
+    from emodirector.render import FaceEdit, RenderOptions, i420_planes, make_renderer
+    from emodirector.video import VideoReader
+
+    from .io_track import HAPPY
+
+    edited = manipulate(track, HAPPY)
+    renderer = make_renderer(RenderOptions(renderer="appearance"))
+    renderer.prepare(path, edited, None)
+    prev: tuple[np.ndarray, np.ndarray, int] | None = None
+    shading_changes, clip_changes = [], []
+    with VideoReader(path) as reader:
+        for f in reader:
+            i = f.index
+            if i >= min(frames, track.n_frames) or not track.valid[i]:
+                prev = None
+                continue
+            face = FaceEdit(
+                i,
+                track.landmarks[i],
+                edited.landmarks[i],
+                track.blendshapes[i],
+                edited.blendshapes[i],
+            )
+            out = renderer.render(f.yuv, face)
+            warped = renderer.warp.render(f.yuv, face)  # type: ignore[attr-defined]
+            added = i420_planes(out.yuv)[0].astype(np.float32) - i420_planes(warped.yuv)[0]
+            y = i420_planes(f.yuv)[0].astype(np.float32)
+            if (
+                prev is not None
+                and rotation_angle(track.transforms[prev[2]], track.transforms[i]) < 1
+            ):
+                masks = region_masks(edited.landmarks[i], y.shape)
+                m = masks["nasolabial"] | masks["forehead"] | masks["glabella"]
+                shading_changes.append(float(np.abs(added - prev[0])[m].mean()))
+                clip_changes.append(float(np.abs(y - prev[1])[m].mean()))
+            prev = (added, y, i)
+    if not shading_changes:
+        return float("nan"), float("nan")
+    return float(np.mean(shading_changes)), float(np.mean(clip_changes))
+
+
 def run(ctx: Context) -> Section:
     clips = [p for p in (shared_clip(name) for name in CLIPS) if p is not None]
     if not clips:
@@ -145,7 +200,9 @@ def run(ctx: Context) -> Section:
     for path, track in tracks.items():
         if path.name in results:
             rows = [i for i in np.flatnonzero(track.valid)]
-            widths[path.name] = float(np.median([face_width(track.landmarks[i, :, :2]) for i in rows]))
+            widths[path.name] = float(
+                np.median([face_width(track.landmarks[i, :, :2]) for i in rows])
+            )
     by_clip = clip_rows(results, base, new)
     regions = region_rows(results, base, new)
     notes = [
@@ -158,6 +215,15 @@ def run(ctx: Context) -> Section:
         "appearance step does not shade inside the lips.",
         cost_note(results, widths),
     ]
+    still = shared_clip(STILL_CLIP)
+    if still is not None:
+        change, noise = shading_stability(still, track_video(still).track)
+        notes.append(
+            f"Temporal stability ({STILL_CLIP}, happy edit, first {STILL_FRAMES} frames, "
+            f"consecutive frames with < 1 degree of head turn): the added shading changes by "
+            f"{change:.2f} levels per frame, the clip itself by {noise:.2f}; target below -> "
+            f"{'met' if change < noise else 'NOT met'}."
+        )
     return Section(by_clip, notes)
 
 

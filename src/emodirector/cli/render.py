@@ -118,6 +118,8 @@ def report_render(
         )
     for problem in stats.decode.problems():
         warn(problem)
+    for note in stats.notes:
+        warn(note)
     total = stats.seconds if seconds is None else seconds
     fps = stats.frames / total if total > 0 else 0.0
     what = f" ({extra})" if extra else ""

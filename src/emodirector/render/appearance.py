@@ -39,7 +39,7 @@ from ..track import BLENDSHAPE_NAMES
 from ..types import EditedTrack
 from .base import FaceEdit, RenderedFrame, RenderOptions, i420_planes
 from .mesh import FACE_OVAL, LEFT_EYE, OUTER_LIP, RIGHT_EYE, Box, Mesh, ring_points
-from .warp import WarpRenderer, displacement_grid, triangle_field
+from .warp import WarpRenderer, displacement_grid, draw_order, triangle_field
 
 # Landmarks the curves hang on (MediaPipe face mesh).
 RIGHT_BROW = (70, 63, 105, 66, 107)  # upper edge, outer to inner (the person's right: image left)
@@ -91,9 +91,9 @@ class AppearanceOptions:
     min_iod: float = 24.0  # pixels; a smaller face gets no shading (nothing to place it on)
     texture_limit: float = 3.0  # local texture this many times the calm skin's = not skin
     calm_frames: int = 4  # least expressive frames measured for the skin's contrast
-    work_iod: float = 64.0  # the shading is computed at a scale where the eyes are this far apart
+    work_iod: float = 48.0  # the shading is computed at a scale where the eyes are this far apart
     own: bool = True  # take the shading of a cue from the person's own frames where they show it
-    own_min_strength: float = 0.35  # a frame must show a cue this strongly to serve as its source
+    own_min_strength: float = 0.45  # a frame must show a cue this strongly to serve as its source
     own_max_change: float = 0.25  # |relative luma change| kept from an own frame (cuts outliers)
     own_max_scale: float = 1.2  # strength at most applied to an own map (1 = as in its frame)
     own_fine: float = 0.008  # finest detail kept of the own shading (Gaussian sigma)
@@ -131,7 +131,9 @@ class AppearanceCounts:
                 "the expression shading by over half."
             )
         if self.skipped_small:
-            out.append(f"{self.skipped_small} frames: the face is too small for expression shading.")
+            out.append(
+                f"{self.skipped_small} frames: the face is too small for expression shading."
+            )
         if self.skipped_exposure:
             out.append(
                 f"{self.skipped_exposure} frames: the face is too dark or too bright for "
@@ -312,7 +314,7 @@ def cue_strengths(face: FaceEdit) -> dict[str, float]:
         return max(x, 0.0)
 
     raw = {
-        "nasolabial": pos(smile) + 0.4 * pos(upper) + 0.3 * pos(cheek) + pos(corner_up) * 6.0,
+        "nasolabial": pos(smile) + 0.4 * pos(upper) + 0.3 * pos(cheek) + pos(corner_up) * 0.0,
         "cheek": 0.8 * pos(smile) + 0.5 * pos(cheek) + pos(corner_up) * 4.0,
         "glabella": pos(brow_down)
         + 0.8 * pos(-inner_up)
@@ -350,7 +352,9 @@ def _draw(canvas: np.ndarray, strokes: Iterable[Stroke], origin: np.ndarray, sca
             )
 
 
-def skin_mask(p: np.ndarray, f: FaceFrame, shape: tuple[int, int], origin: np.ndarray) -> np.ndarray:
+def skin_mask(
+    p: np.ndarray, f: FaceFrame, shape: tuple[int, int], origin: np.ndarray
+) -> np.ndarray:
     """(h, w) float32 0..1: skin of the face, soft-edged; 0 on eyes, brows, lips and past the oval.
 
     `p`: (478, 2) landmarks in pixels of the picture; `origin`: the (x, y) of the canvas's corner.
@@ -363,6 +367,9 @@ def skin_mask(p: np.ndarray, f: FaceFrame, shape: tuple[int, int], origin: np.nd
     holes = np.zeros(shape, np.uint8)
     for loop in (RIGHT_EYE, LEFT_EYE, RIGHT_BROW_LOOP, LEFT_BROW_LOOP, OUTER_LIP):
         cv2.fillPoly(holes, [np.round(q[list(loop)]).astype(np.int32)], 255)
+    for wing in (RIGHT_NOSE_WING, LEFT_NOSE_WING, 64, 294, 98, 327):  # nostrils and alar edges
+        c = np.round(q[wing] * 16).astype(np.int32)
+        cv2.circle(holes, (int(c[0]), int(c[1])), int(0.06 * f.iod * 16), 255, -1, cv2.LINE_8, 4)
     r = max(1, int(round(0.04 * f.iod)))
     holes = cv2.dilate(holes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     m[holes > 0] = 0
@@ -404,14 +411,21 @@ def measure_skin(
 class OwnShading:
     """The person's own expression shading, taken from their frames of this clip.
 
-    Per cue, a map of relative luma change (band-passed log ratio of an expressive frame to the
-    calm one, per unit of the cue's strength), laid out in the calm frame's geometry.
+    Per cue, the relative luma change (band-passed log ratio of an expressive frame to the calm
+    one, per unit of the cue's strength) at sample points fixed on the face mesh: each point
+    knows its triangle and barycentric weights, so it follows any edited geometry by a weighted
+    sum of three vertices, without rasterising the mesh again every frame.
     """
 
-    calm: np.ndarray  # (478, 2) float64 landmarks of the calm frame (the maps' layout)
-    box: Box  # where the maps lie, pixels of the calm frame
-    maps: dict[str, np.ndarray]  # cue -> (box.height, box.width) float32 per unit strength
+    tri: np.ndarray  # (N,) int64 row of the warp mesh's triangles holding each sample point
+    bary: np.ndarray  # (N, 3) float32 barycentric weights of the points in their triangles
+    values: dict[str, np.ndarray]  # cue -> (N,) float32 relative luma change per unit strength
     sources: dict[str, int]  # cue -> the track row it was taken from
+    spacing: float  # distance between sample points in inter-ocular distances
+
+    @property
+    def maps(self) -> dict[str, np.ndarray]:
+        return self.values
 
 
 def _calm_row(track_valid: np.ndarray, expr: np.ndarray) -> int | None:
@@ -471,9 +485,17 @@ class AppearanceRenderer:
                              track.blendshapes[calm], track.blendshapes[k])
                 )  # fmt: skip
                 for cue, v in st.items():
-                    if cue in self.appearance.own_cues and v >= self.appearance.own_min_strength and v > own_rows.get(cue, (0, 0.0))[1]:
+                    if (
+                        cue in self.appearance.own_cues
+                        and v >= self.appearance.own_min_strength
+                        and v > own_rows.get(cue, (0, 0.0))[1]
+                    ):
                         own_rows[cue] = (k, v)
-        want = set(calm_rows) | {r for r, _ in own_rows.values()} | ({calm} if calm is not None else set())
+        want = (
+            set(calm_rows)
+            | {r for r, _ in own_rows.values()}
+            | ({calm} if calm is not None else set())
+        )
         pictures = _pictures(video, track.n_frames, window, want)
         self.skin = measure_skin(
             [(pictures[r], track.landmarks[r]) for r in calm_rows if r in pictures], self.appearance
@@ -529,7 +551,7 @@ class AppearanceRenderer:
             sources[cue] = k
         if not maps:
             return None
-        return OwnShading(calm=lc, box=box, maps=maps, sources=sources)
+        return _sample_points(lc, box, maps, sources, f, self.appearance.work_iod, self.warp.mesh)
 
     def render(self, yuv: np.ndarray, face: FaceEdit | None) -> RenderedFrame:
         """The renderer contract (render/base.py): warp, then shade the creases of the edit."""
@@ -636,16 +658,19 @@ class AppearanceRenderer:
         shape: tuple[int, int],
         strengths: dict[str, float],
     ) -> np.ndarray:
-        """Relative luma change (h, w) from the person's own shading, moved to the edited face."""
-        total = np.zeros((own.box.height, own.box.width), np.float32)
-        for cue, m in own.maps.items():
+        """Relative luma change (h, w) from the person's own shading, moved to the edited face:
+        each sample point is placed on the edited mesh and splatted (bilinear, normalised)."""
+        total = np.zeros(len(own.tri), np.float32)
+        for cue, v in own.values.items():
             k = min(strengths[cue], self.appearance.own_max_scale)
             if k >= 0.02:
-                total += np.float32(k * self.appearance.own_gain) * m
-        # Pixel (x, y) of the scaled box shows the calm layout at the inverse map of the edit.
-        dst = (np.asarray(face.dst[:, :2], np.float64) - [box.x0, box.y0]) * scale
-        src = own.calm - [own.box.x0, own.box.y0]
-        return _remap_between(total, src, dst, shape, self.warp.mesh)
+                total += np.float32(k * self.appearance.own_gain) * v
+        d2 = np.asarray(face.dst[:, :2], np.float32)
+        verts = np.concatenate([d2, ring_points(d2, 0.35)])
+        corners = verts[self.warp.mesh.triangles[own.tri]]  # (N, 3, 2)
+        pos = np.einsum("pj,pjc->pc", own.bary, corners)
+        pos = (pos - np.array([box.x0, box.y0], np.float32)) * scale
+        return _splat(pos, total, shape, max(0.7, own.spacing * scale * face_frame(d2).iod))
 
     def notes(self) -> list[str]:
         """Warnings for the render summary (frames where the shading was skipped or reduced)."""
@@ -668,8 +693,8 @@ def _inverse_map(
     src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], mesh: Mesh, step: int = 4
 ) -> tuple[np.ndarray, np.ndarray]:
     """(map_x, map_y) float32 (h, w): where each pixel of a canvas in the `dst` geometry lies in
-    the `src` geometry (both (478, 2) in their canvases' pixels), piecewise affine on the mesh;
-    pixels off the face keep their own position."""
+    the `src` geometry (both (478, 2)), piecewise affine on the mesh; `dst` is in the canvas's
+    pixels, `src` in any frame's. Pixels off the mesh are off the face (masked by the caller)."""
     ring_s = ring_points(src.astype(np.float32), 0.35)
     ring_d = ring_points(dst.astype(np.float32), 0.35)
     src_v = np.concatenate([src, ring_s]).astype(np.float32)
@@ -685,12 +710,75 @@ def _inverse_map(
     return full[..., 0] + xs, full[..., 1] + ys
 
 
-def _remap_between(
-    image: np.ndarray, src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], mesh: Mesh
+def _sample_points(
+    calm: np.ndarray,
+    box: Box,
+    maps: dict[str, np.ndarray],
+    sources: dict[str, int],
+    f: FaceFrame,
+    work_iod: float,
+    mesh: Mesh,
+) -> OwnShading | None:
+    """The maps (laid out on the calm landmarks inside `box`) as mesh-fixed sample points, one
+    per pixel of a copy scaled so that the eyes are `work_iod` apart, where any map is non-zero."""
+    scale = min(1.0, work_iod / f.iod)
+    sw, sh = max(2, int(round(box.width * scale))), max(2, int(round(box.height * scale)))
+    small = {c: cv2.resize(m, (sw, sh), interpolation=cv2.INTER_AREA) for c, m in maps.items()}
+    used = np.zeros((sh, sw), bool)
+    for m in small.values():
+        used |= np.abs(m) > 1e-4
+    verts = np.concatenate([calm, ring_points(calm.astype(np.float32), 0.35)])
+    q = ((verts - [box.x0, box.y0]) * scale).astype(np.float32)
+    ids = np.full((sh, sw), -1, np.int32)
+    shift = 4
+    pts = np.round(q * (1 << shift)).astype(np.int32)
+    for k in _face_rows_in_order(q, mesh).tolist():
+        cv2.fillConvexPoly(ids, pts[mesh.triangles[k]], k, cv2.LINE_8, shift)
+    ys, xs = np.nonzero(used & (ids >= 0))
+    if len(ys) == 0:
+        return None
+    tri = ids[ys, xs].astype(np.int64)
+    b = triangle_field(q, q, mesh.triangles).bary[tri]  # (N, 3, 3)
+    w = b[:, :, 0] * xs[:, None] + b[:, :, 1] * ys[:, None] + b[:, :, 2]
+    w = np.clip(w, 0.0, None)
+    w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-9)
+    return OwnShading(
+        tri=tri,
+        bary=w.astype(np.float32),
+        values={c: m[ys, xs].astype(np.float32) for c, m in small.items()},
+        sources=sources,
+        spacing=1.0 / (f.iod * scale),
+    )
+
+
+def _face_rows_in_order(q: np.ndarray, mesh: Mesh) -> np.ndarray:
+    """The face's triangles only (no ring, no eye or mouth fills), facing ones drawn last."""
+    order = draw_order(q, mesh)
+    return order[np.isin(order, mesh.face_rows)]
+
+
+def _splat(
+    pos: np.ndarray, values: np.ndarray, shape: tuple[int, int], spread: float
 ) -> np.ndarray:
-    """`image` (laid out on landmarks `src`) moved onto landmarks `dst`, in a canvas of `shape`."""
-    mx, my = _inverse_map(src, dst, shape, mesh)
-    return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    """Values at points (N, 2) spread onto an (h, w) grid: bilinear splats, then a normalised
+    Gaussian of `spread` px fills the gaps between them (fading out where few points land)."""
+    h, w = shape
+    x, y = pos[:, 0], pos[:, 1]
+    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    fx, fy = x - x0, y - y0
+    acc = np.zeros(h * w, np.float64)
+    wts = np.zeros(h * w, np.float64)
+    for dx, dy, wgt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
+                        (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):  # fmt: skip
+        xi, yi = x0 + dx, y0 + dy
+        ok = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+        idx = yi[ok] * w + xi[ok]
+        acc += np.bincount(idx, weights=wgt[ok] * values[ok], minlength=h * w)
+        wts += np.bincount(idx, weights=wgt[ok], minlength=h * w)
+    a = cv2.GaussianBlur(acc.reshape(h, w).astype(np.float32), (0, 0), spread)
+    n = cv2.GaussianBlur(wts.reshape(h, w).astype(np.float32), (0, 0), spread)
+    full = 1.0 / (2 * math.pi * spread * spread)  # n where points land one per pixel
+    return a / np.maximum(n, 0.25 * full) * np.minimum(n / full, 1.0)
 
 
 def _remap_to(y: np.ndarray, src: np.ndarray, dst: np.ndarray, box: Box, mesh: Mesh) -> np.ndarray:
