@@ -70,12 +70,14 @@ def clip_rows(results: dict[str, dict[str, ClipRealism]], base: str, new: str) -
             {
                 "clip": clip.removesuffix(".mp4"),
                 "pairs": len(by[base].pairs),
-                f"SSIM {base}": round(s0, 4),
-                f"SSIM {new}": round(s1, 4),
-                f"PSNR {base}": round(p0, 2),
-                f"PSNR {new}": round(p1, 2),
-                f"grad err {base}": round(g0, 3),
-                f"grad err {new}": round(g1, 3),
+                f"SSIM {base}": f"{s0:.4f}",
+                f"SSIM {new}": f"{s1:.4f}",
+                f"PSNR {base}": f"{p0:.2f}",
+                f"PSNR {new}": f"{p1:.2f}",
+                f"grad err {base}": f"{g0:.3f}",
+                f"grad err {new}": f"{g1:.3f}",
+                "SSIM better": "yes" if s1 > s0 else "no",
+                "grad better": "yes" if g1 < g0 else "no",
                 "better on both": "yes" if s1 > s0 and g1 < g0 else "no",
             }
         )
@@ -84,9 +86,10 @@ def clip_rows(results: dict[str, dict[str, ClipRealism]], base: str, new: str) -
         for key in rows[0]:
             if key.startswith(("SSIM", "PSNR", "grad")):
                 vals = [float(str(r[key])) for r in rows]
-                mean[key] = round(float(np.mean(vals)), 4 if key.startswith("SSIM") else 3)
-        better = sum(r["better on both"] == "yes" for r in rows)
-        mean["better on both"] = f"{better}/{len(rows)}"
+                digits = 4 if key.startswith("SSIM") else 2 if key.startswith("PSNR") else 3
+                mean[key] = f"{float(np.mean(vals)):.{digits}f}"
+        for key in ("SSIM better", "grad better", "better on both"):
+            mean[key] = f"{sum(r[key] == 'yes' for r in rows)}/{len(rows)}"
         rows.append(mean)
     return rows
 
@@ -106,11 +109,11 @@ def region_rows(results: dict[str, dict[str, ClipRealism]], base: str, new: str)
             {
                 "region": region,
                 "clips": len(have),
-                f"SSIM {base}": round(float(np.mean(s0)), 4),
-                f"SSIM {new}": round(float(np.mean(s1)), 4),
+                f"SSIM {base}": f"{float(np.mean(s0)):.4f}",
+                f"SSIM {new}": f"{float(np.mean(s1)):.4f}",
                 "SSIM better": f"{sum(b > a for a, b in zip(s0, s1, strict=True))}/{len(have)}",
-                f"grad err {base}": round(float(np.mean(g0)), 3),
-                f"grad err {new}": round(float(np.mean(g1)), 3),
+                f"grad err {base}": f"{float(np.mean(g0)):.3f}",
+                f"grad err {new}": f"{float(np.mean(g1)):.3f}",
                 "grad better": f"{sum(b < a for a, b in zip(g0, g1, strict=True))}/{len(have)}",
             }
         )

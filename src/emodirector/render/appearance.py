@@ -15,6 +15,10 @@ creases here are drawn from the geometry, training-free:
 - Its profile is that of a real crease: curves are drawn anti-aliased (sub-pixel, so they never
   jump a pixel between frames) into a dark canvas blurred narrowly (the valley) and a bright
   canvas of offset curves blurred widely (the soft shoulder of skin bulging beside it).
+- Where the clip itself shows the person making an expression (a smile in a talking clip), that
+  cue's shading is taken from their own frame instead: moved onto the calm frame's geometry with
+  the mesh, band-passed against the calm frame, kept as points fixed on the mesh, and placed on
+  each edited face by barycentric weights (prepare() gathers it; rows marked invalid are never read).
 - Its depth is the person's own skin: prepare() measures the relative band-pass contrast of the
   calm face (a few of the clip's least expressive frames), so folds on smooth skin stay faint and
   on weathered skin deepen. The shading multiplies luma (Y * (1 + s)): dark skin gets a
@@ -371,8 +375,8 @@ def skin_mask(
         c = np.round(q[wing] * 16).astype(np.int32)
         cv2.circle(holes, (int(c[0]), int(c[1])), int(0.06 * f.iod * 16), 255, -1, cv2.LINE_8, 4)
     r = max(1, int(round(0.04 * f.iod)))
-    holes = cv2.dilate(holes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    m[holes > 0] = 0
+    grown = cv2.dilate(holes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    m[grown > 0] = 0
     sigma = max(1.0, 0.04 * f.iod)
     return cv2.GaussianBlur(m.astype(np.float32) * (1.0 / 255.0), (0, 0), sigma)
 
@@ -474,8 +478,7 @@ class AppearanceRenderer:
         calm = _calm_row(track.valid, expr)
         own_rows: dict[str, tuple[int, float]] = {}
         if calm is not None and self.appearance.own:
-            for k in np.flatnonzero(track.valid):
-                k = int(k)
+            for k in np.flatnonzero(track.valid).tolist():
                 if abs(k - calm) < 3:
                     continue
                 if rotation_angle(track.transforms[calm], track.transforms[k]) > 8.0:
@@ -607,8 +610,12 @@ class AppearanceRenderer:
             self.counts.reduced += 1
         s *= weight
         if scale < 1:
-            s = cv2.resize(s, (box.width, box.height), interpolation=cv2.INTER_LINEAR)
-        shaded = patch.astype(np.float32) * (1.0 + s)
+            s_full: np.ndarray = cv2.resize(
+                s, (box.width, box.height), interpolation=cv2.INTER_LINEAR
+            )
+        else:
+            s_full = s
+        shaded = patch.astype(np.float32) * (1.0 + s_full)
         patch[:] = np.clip(shaded + 0.5, 0, 255).astype(np.uint8)
         self.counts.shaded += 1
         return True
