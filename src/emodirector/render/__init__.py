@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import InputError
+from .appearance import AppearanceOptions, AppearanceRenderer
 from .base import FaceEdit, Outcome, RenderedFrame, Renderer, RenderOptions, i420_planes
 from .mesh import (
     FACE_OVAL,
@@ -50,7 +51,6 @@ from .mesh import (
     warp_box,
     warp_mesh,
 )
-from .appearance import AppearanceOptions, AppearanceRenderer
 from .warp import WarpRenderer, displacement_grid, draw_order, triangle_field
 
 # The renderers the pipeline can pick by name (RenderOptions.renderer), in --help order.
