@@ -84,7 +84,7 @@ def clip_rows(results: dict[str, dict[str, ClipRealism]], base: str, new: str) -
     if rows:
         mean: Row = {"clip": "**mean**", "pairs": sum(int(str(r["pairs"])) for r in rows)}
         for key in rows[0]:
-            if key.startswith(("SSIM", "PSNR", "grad")):
+            if key.startswith(("SSIM ", "PSNR ", "grad err ")) and not key.endswith("better"):
                 vals = [float(str(r[key])) for r in rows]
                 digits = 4 if key.startswith("SSIM") else 2 if key.startswith("PSNR") else 3
                 mean[key] = f"{float(np.mean(vals)):.{digits}f}"
