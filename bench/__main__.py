@@ -16,6 +16,7 @@ from .common import REPO, Section, context, machine_lines, markdown_table
 SECTIONS = (
     "io_track",  # the main table: every stage at 360p, 720p, 1080p, as a ratio to decode+encode
     "edit",  # warp cost per frame; peak memory of a 10 s vs a 5-minute edit
+    "reenact",  # realism: self-reenactment against real frames, warp vs warp + appearance
 )
 RESULTS = REPO / "bench" / "RESULTS.md"
 
@@ -39,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = module.run(ctx)
             section = result if isinstance(result, Section) else Section(list(result))
             text = [f"## {module.TITLE}", "", markdown_table(section.rows), ""]
-            text += [f"- {note}" for note in section.notes]
+            # A note that is a table row (or blank) is printed as it is; others as a list.
+            text += [n if n.startswith("|") or not n else f"- {n}" for n in section.notes]
             text += ["", f"({name}: {time.perf_counter() - t1:.0f} s, best of {ctx.repeats})", ""]
             print("\n".join(text), flush=True)
             lines += text

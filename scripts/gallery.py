@@ -33,6 +33,8 @@ from emodirector.types import FaceTrack
 from emodirector.video import VideoReader
 
 EMOTIONS = ("happy", "sad", "angry", "surprised", "fear", "disgusted", "neutral")
+APPEARANCE_EMOTIONS = ("happy", "surprised", "angry", "disgusted")  # original | warp | warp + app.
+APPEARANCE_CELL = 256  # pixels per cell of the appearance comparison
 CELL = 160  # pixels per grid cell
 JPEG_QUALITY = 85
 
@@ -46,6 +48,36 @@ def stills(video: Path, track: FaceTrack, frames: list[int]) -> list[np.ndarray]
             if f.index in wanted:
                 out[f.index] = face_still(f.rgb(), track.boxes[f.index], CELL)
     return [out[i] for i in frames]
+
+
+def appearance_rows(video: Path, track: FaceTrack, frame: int) -> np.ndarray:
+    """RGB grid: per emotion of APPEARANCE_EMOTIONS, one frame as original | warp | warp +
+    appearance, cut around the face (the same box in every cell)."""
+    from emodirector.realism import decode_frames
+    from emodirector.render import FaceEdit, RenderOptions, make_renderer
+
+    picture = decode_frames(video, [frame])[frame]
+    h, w = picture.height, picture.width
+    rows = []
+    for name in APPEARANCE_EMOTIONS:
+        edited = manipulate(track, EditRequest(emotion=EmotionSpec(name, 1.0)), ManipulateOptions())
+        face = FaceEdit(
+            frame,
+            track.landmarks[frame],
+            edited.landmarks[frame],
+            track.blendshapes[frame],
+            edited.blendshapes[frame],
+        )
+        cells = [picture.yuv]
+        for renderer in ("warp", "appearance"):
+            r = make_renderer(RenderOptions(renderer=renderer))
+            r.prepare(video, edited, None)
+            cells.append(r.render(picture.yuv, face).yuv)
+        rgb = [cv2.cvtColor(c, cv2.COLOR_YUV2RGB_I420)[:h, :w] for c in cells]
+        stills_ = [face_still(c, track.boxes[frame], APPEARANCE_CELL) for c in rgb]
+        texts = (name, "warp only", "warp + appearance")
+        rows.append(np.concatenate([label(c, t) for c, t in zip(stills_, texts, strict=True)], 1))
+    return np.concatenate(rows, axis=0)
 
 
 def label(img: np.ndarray, text: str) -> np.ndarray:
@@ -128,6 +160,16 @@ def make(args: argparse.Namespace, videos: Path) -> int:
     except EmodirectorError as exc:
         print(f"gallery: error: {exc}", file=sys.stderr)
         return 2
+    try:
+        still = appearance_rows(video, track, frames[len(frames) // 2])
+    except EmodirectorError as exc:
+        print(f"gallery: error: {exc}", file=sys.stderr)
+        return 2
+    cv2.imwrite(
+        str(out / "appearance.jpg"),
+        cv2.cvtColor(still, cv2.COLOR_RGB2BGR),
+        [cv2.IMWRITE_JPEG_QUALITY, 92],
+    )
     image = out / "gallery.jpg"  # JPEG: a photo grid as PNG is over 1 MB
     grid_bgr = cv2.cvtColor(np.concatenate(grid, axis=0), cv2.COLOR_RGB2BGR)
     cv2.imwrite(str(image), grid_bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -158,6 +200,9 @@ def page(
         f"![original and seven edits]({image})\n\n"
         "Numbers from `emodirector report ORIGINAL EDITED --emotion E` on each edit:\n\n"
         + table(rows)
+        + "\n![original, warp only, warp + appearance](appearance.jpg)\n\n"
+        "One frame per emotion as original | warp only | warp + appearance (the expression "
+        "shading of the `appearance` renderer, `--appearance on`).\n"
         + "\n- P(target): mean probability of the target class from a FER-2013 expression "
         "classifier that is independent of the tracker that made the edit; the next column is "
         "the share of frames where that class is the most probable one.\n"

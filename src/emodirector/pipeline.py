@@ -101,6 +101,7 @@ class RenderStats:
     tiny: int = 0  # frames whose face was too small to edit (passed through)
     seconds: float = 0.0  # wall time of the render pass
     decode: DecodeStats = field(default_factory=DecodeStats)
+    notes: list[str] = field(default_factory=list)  # the renderer's warnings (e.g. skipped shading)
 
     @property
     def fps(self) -> float:
@@ -311,6 +312,7 @@ def _render_pass(
             if stats.frames != edited.n_frames:
                 raise TrackFileError(_count_message(edited, stats.frames, video, window))
         stats.decode = _read_stats(reader, window)
+    stats.notes = list(getattr(renderer, "notes", list)())
     stats.seconds = time.perf_counter() - t0
     return stats
 

@@ -16,6 +16,7 @@ lateral), mouth (the outer lip loop) and chin (below the lower lip).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -24,9 +25,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .render.base import FaceEdit
+from .render.base import FaceEdit, Renderer, RenderOptions
 from .render.mesh import FACE_OVAL, LEFT_EYE, OUTER_LIP, RIGHT_EYE
-from .types import FaceTrack, Frame
+from .types import EditedTrack, FaceTrack, Frame
 
 REGIONS = ("face", "forehead", "glabella", "eye_corners", "nasolabial", "mouth", "chin")
 # Landmarks (MediaPipe face mesh) the regions are built from.
@@ -290,19 +291,104 @@ def mean_scores(scores: Sequence[PairScore]) -> dict[str, RegionScore]:
     return out
 
 
+@dataclass(frozen=True)
+class ClipRealism:
+    """A renderer's self-reenactment scores on one clip."""
+
+    video: str  # file name of the clip
+    renderer: str  # the renderer's name
+    pairs: list[PairScore]  # one per (calm, expressive) pair
+    seconds_per_frame: float  # CPU seconds of render() per rendered pair (the renderer only)
+
+    @property
+    def mean(self) -> dict[str, RegionScore]:
+        return mean_scores(self.pairs)
+
+
+def as_edit(track: FaceTrack, hidden: Sequence[int] = (), margin: int = 0) -> EditedTrack:
+    """The track as an 'edit' that changes nothing: what a renderer's prepare() reads of a clip
+    in self-reenactment. Rows `hidden` (and `margin` rows either side) are marked as having no
+    face, so a renderer that learns from the clip's own frames never sees the targets."""
+    if len(hidden):
+        valid = track.valid.copy()
+        for j in hidden:
+            valid[max(0, j - margin) : j + margin + 1] = False
+        track = dataclasses.replace(track, valid=valid)
+    return EditedTrack(
+        original=track,
+        landmarks=track.landmarks,
+        blendshapes=track.blendshapes,
+        labels=("",) * track.n_frames,
+        intensity=np.zeros(track.n_frames, np.float32),
+    )
+
+
+def score_renderer(
+    video: str | os.PathLike[str],
+    renderer: str | Renderer,
+    *,
+    track: FaceTrack | None = None,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    n_pairs: int = 8,
+    frames: dict[int, Frame] | None = None,
+    hide_s: float = 1.0,
+) -> ClipRealism:
+    """Self-reenactment of one clip by one renderer (a name from render.RENDERERS or an object).
+
+    `track` (else the clip is tracked), `pairs` (else select_pairs(track, n_pairs)) and decoded
+    `frames` (else decoded here) may be passed in so that several renderers share them. The
+    renderer is prepared on the clip first, as the pipeline would, but with every target frame
+    and `hide_s` seconds either side of it marked as faceless, so a renderer that takes appearance
+    from the clip's own frames cannot copy the answer; one fitted on other data must not have
+    seen this clip.
+    """
+    import time
+
+    from .render import make_renderer
+
+    if track is None:
+        from .track import track_video
+
+        track = track_video(video).track
+    chosen = list(select_pairs(track, n_pairs) if pairs is None else pairs)
+    if frames is None:
+        frames = decode_frames(video, sorted({i for pair in chosen for i in pair}))
+    r = make_renderer(RenderOptions(renderer=renderer)) if isinstance(renderer, str) else renderer
+    margin = int(round(hide_s * track.fps)) if track.fps > 0 else 0
+    r.prepare(video, as_edit(track, [j for _, j in chosen], margin), None)
+    spent = [0.0]
+
+    def render(yuv: np.ndarray, face: FaceEdit) -> np.ndarray:
+        t0 = time.process_time()
+        out = r.render(yuv, face).yuv
+        spent[0] += time.process_time() - t0
+        return out
+
+    scores = score_pairs(frames, track, chosen, render)
+    return ClipRealism(
+        video=os.path.basename(os.fspath(video)),
+        renderer=r.name,
+        pairs=scores,
+        seconds_per_frame=spent[0] / max(len(chosen), 1),
+    )
+
+
 __all__ = [
     "REGIONS",
+    "ClipRealism",
     "PairScore",
     "RegionScore",
     "RenderFn",
     "compare_faces",
     "decode_frames",
     "expression_vector",
+    "as_edit",
     "face_edit",
     "mean_scores",
     "region_masks",
     "rotation_angle",
     "score_pairs",
+    "score_renderer",
     "select_pairs",
     "ssim_map",
 ]

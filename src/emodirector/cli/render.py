@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
+from ..errors import InputError
 from ..pipeline import RenderStats, RenderVideoOptions, render_video, window_of
+from ..render import RENDERERS
 from .common import add_overwrite_argument, info, progress, warn
 
 _VIDEO = RenderVideoOptions()
+# --appearance on/off names these renderers (the plain warp, and the warp + expression shading).
+APPEARANCE_RENDERERS = {"on": "appearance", "off": "warp"}
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,11 +34,41 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"),
         help="H.264 speed preset (default %(default)s)",
     )
+    default = _VIDEO.render.renderer
+    g.add_argument(
+        "--renderer",
+        choices=tuple(RENDERERS),
+        default=None,
+        help=f"how the edited face is drawn (default {default})",
+    )
+    g.add_argument(
+        "--appearance",
+        choices=tuple(APPEARANCE_RENDERERS),
+        default=None,
+        help="shade the skin creases of the expression (folds, furrows, forehead lines) after "
+        "the warp: 'on' = --renderer appearance, 'off' = --renderer warp (default "
+        f"{'on' if default == APPEARANCE_RENDERERS['on'] else 'off'})",
+    )
+
+
+def renderer_name(renderer: str | None, appearance: str | None) -> str:
+    """The renderer that --renderer and --appearance ask for together (InputError if they clash)."""
+    if appearance is None:
+        return _VIDEO.render.renderer if renderer is None else renderer
+    wanted = APPEARANCE_RENDERERS[appearance]
+    if renderer is not None and renderer != wanted:
+        raise InputError(
+            f"--renderer {renderer} and --appearance {appearance} disagree: give only one of them."
+        )
+    return wanted
 
 
 def video_options(args: argparse.Namespace) -> RenderVideoOptions:
+    render = dataclasses.replace(
+        _VIDEO.render, renderer=renderer_name(args.renderer, args.appearance)
+    )
     return RenderVideoOptions(
-        render=_VIDEO.render, crf=args.crf, preset=args.preset, overwrite=args.overwrite
+        render=render, crf=args.crf, preset=args.preset, overwrite=args.overwrite
     )
 
 
@@ -89,6 +124,8 @@ def report_render(
         )
     for problem in stats.decode.problems():
         warn(problem)
+    for note in stats.notes:
+        warn(note)
     total = stats.seconds if seconds is None else seconds
     fps = stats.frames / total if total > 0 else 0.0
     what = f" ({extra})" if extra else ""
@@ -100,4 +137,11 @@ def report_render(
         info(f"{stats.compare}: side-by-side original | edited")
 
 
-__all__ = ["add_video_arguments", "register", "report_render", "run", "video_options"]
+__all__ = [
+    "add_video_arguments",
+    "register",
+    "renderer_name",
+    "report_render",
+    "run",
+    "video_options",
+]

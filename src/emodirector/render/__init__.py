@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import InputError
+from .appearance import AppearanceOptions, AppearanceRenderer
 from .base import FaceEdit, Outcome, RenderedFrame, Renderer, RenderOptions, i420_planes
 from .mesh import (
     FACE_OVAL,
@@ -58,7 +59,10 @@ from .mesh import (
 from .warp import WarpRenderer, displacement_grid, draw_order, triangle_field
 
 # The renderers the pipeline can pick by name (RenderOptions.renderer), in --help order.
-RENDERERS: dict[str, Callable[[RenderOptions], Renderer]] = {"warp": WarpRenderer}
+RENDERERS: dict[str, Callable[[RenderOptions], Renderer]] = {
+    "warp": WarpRenderer,
+    "appearance": AppearanceRenderer,
+}
 
 # The plain warp under its historical name (the API before the renderer contract).
 FaceRenderer = WarpRenderer
@@ -78,6 +82,8 @@ def make_renderer(options: RenderOptions = RenderOptions()) -> Renderer:
 
 
 __all__ = [
+    "AppearanceOptions",
+    "AppearanceRenderer",
     "FACE_OVAL",
     "INNER_LIP_LOWER",
     "INNER_LIP_PAIRS",
