@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..errors import EmodirectorError
 
 # Command modules, in the order --help lists them.
-COMMANDS = ("track", "inspect", "manipulate", "render", "edit", "report")
+COMMANDS = ("track", "inspect", "manipulate", "render", "edit", "report", "ui")
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
