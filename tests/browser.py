@@ -98,10 +98,18 @@ def preview(page: Any) -> tuple[float, int]:
 
 def full_edit(page: Any) -> float:
     """Press Run; wait for the result and its report. Returns seconds from press to done."""
+    before = status_text(page)
     t0 = time.perf_counter()
     page.locator("#run").click()
-    text = wait_status(page, "Done:", "Error:")
-    if "Done:" not in text:
+    page.wait_for_function(
+        "old => { const s = document.querySelector('#status'); if (!s) return false;"
+        " const t = s.innerText; return t !== old && (t.startsWith('Done (') ||"
+        " t.includes('Error:')); }",
+        arg=before,
+        timeout=EDIT_TIMEOUT_MS,
+    )
+    text = status_text(page)
+    if "Done (" not in text:
         raise AssertionError(f"the edit failed in the page: {text}")
     page.frame_locator("#report iframe").locator("text=target emotion").wait_for()
     return time.perf_counter() - t0

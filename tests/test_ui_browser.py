@@ -80,7 +80,7 @@ def test_page_edits_the_demo_clip_in_a_real_browser(
         assert "640x360" in facts and "faces found: 1" in facts, facts
         seconds, stills = preview(page)
         assert stills >= 1
-        assert "Preview:" in wait_status(page, "Preview:", "Error:")
+        assert "Preview (" in wait_status(page, "Preview (", "Error:")
         edit_seconds = full_edit(page)
         assert video_duration(page, "result_side") > 0
         assert video_duration(page, "result_video") > 0

@@ -58,6 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="length of the preview, from the start of the video (default %(default)g s)",
     )
+    p.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="folder for the session files (default: the system temp folder); everything the "
+        "page writes goes into one sub-folder of it, removed when the page stops",
+    )
     p.set_defaults(func=run)
 
 
@@ -77,6 +83,7 @@ def options_from_args(args: argparse.Namespace) -> UIOptions:
         share=bool(args.share),
         limits=limits,
         preview_seconds=args.preview_seconds,
+        workdir=args.workdir,
     )
 
 

@@ -283,7 +283,11 @@ class App:
                 hook=hook,
             )
             shots = [(str(p), p.stem.split("_")[-1]) for p in r.stills]
-            return [shots, str(r.side), f"Preview: {r.frames} frames in {r.seconds:.1f} s."]
+            return [
+                shots,
+                str(r.side),
+                f"Preview ({folder.name}): {r.frames} frames in {r.seconds:.1f} s.",
+            ]
 
         out = self._job("preview", request, progress, work)
         return [None, None, out] if isinstance(out, str) else out
@@ -319,7 +323,7 @@ class App:
             frame = f"<iframe class='report-frame' title='edit report' srcdoc=\"{page}\"></iframe>"
             lines = "  \n".join(summary(r.report))
             done = (
-                f"Done: {r.frames} frames edited in {r.edit_seconds:.1f} s, "
+                f"Done ({folder.name}): {r.frames} frames edited in {r.edit_seconds:.1f} s, "
                 f"report in {r.report_seconds:.1f} s.  \n{lines}"
             )
             return [str(r.side), str(r.output), frame, [str(p) for p in r.downloads], done]
