@@ -16,6 +16,7 @@ from .common import REPO, Section, context, machine_lines, markdown_table
 SECTIONS = (
     "io_track",  # the main table: every stage at 360p, 720p, 1080p, as a ratio to decode+encode
     "edit",  # warp cost per frame; peak memory of a 10 s vs a 5-minute edit
+    "ui",  # the web page in headless Chromium: preview, 5 edits, memory, temp files; vs the CLI
 )
 RESULTS = REPO / "bench" / "RESULTS.md"
 

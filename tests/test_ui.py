@@ -16,6 +16,7 @@ from emodirector.cli.manipulate import request_from_args
 from emodirector.errors import InputError, VideoError
 from emodirector.facts import video_facts
 from emodirector.manipulate import EditRequest
+from emodirector.types import ProgressHook
 from emodirector.ui.actions import Choice, describe_input, request_of, run_preview
 from emodirector.ui.jobs import Cancelled, JobQueue, ProgressText, cancellable
 from emodirector.ui.limits import UILimits, check_facts, check_size
@@ -216,3 +217,33 @@ def test_ui_command_refuses_bad_options(
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert rc != 0 and len(lines) == 1 and words in lines[0] and "Traceback" not in err
+
+
+def test_jobs_run_on_one_thread_report_progress_and_cancel() -> None:
+    jobs = JobQueue()
+    threads: list[int] = []
+    reports: list[tuple[str, int, int | None]] = []
+
+    def work(hook: ProgressHook) -> int:
+        threads.append(threading.get_ident())
+        for i in range(1, 6):
+            hook("render", i, 5)
+            time.sleep(0.02)
+        return 42
+
+    assert jobs.run("a", work, lambda *r: reports.append(r), poll=0.01) == 42
+    assert jobs.run("b", work, lambda *r: None, poll=0.01) == 42
+    assert len(set(threads)) == 1 and threads[0] != threading.get_ident()
+    assert reports and reports[-1][0] == "render" and 1 <= reports[-1][1] <= 5
+    assert [r[1] for r in reports] == sorted(r[1] for r in reports)  # never goes back
+
+    def cancel_midway(hook: ProgressHook) -> int:
+        hook("track", 1, 10)
+        jobs.cancel("c")  # as the page's Cancel button, from elsewhere
+        hook("track", 2, 10)
+        return 0
+
+    with pytest.raises(Cancelled):
+        jobs.run("c", cancel_midway, lambda *r: None)
+    assert not jobs.busy()
+    jobs.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import threading
 
 from ..ui.limits import UILimits
@@ -106,16 +107,24 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(
                 "the web page needs gradio: run `make setup`, or pip install 'emotion-director[ui]'."
             ) from exc
+        # A plain `kill` (SIGTERM) ends the app like Ctrl-C: the finally blocks remove the files.
+        signal.signal(signal.SIGTERM, _interrupt)
         app = App(options, workspace)
         url = app.launch()
         info(f"emodirector ui: open {url} in a browser (Ctrl-C stops it)")
         try:
             threading.Event().wait()
+        except KeyboardInterrupt:
+            info("emodirector ui: stopped; its temporary files are removed.")
         finally:
             app.close()
     finally:
         workspace.close()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 __all__ = ["options_from_args", "register", "run"]

@@ -18,7 +18,7 @@ from ..emotions import load_presets
 from ..errors import EmodirectorError, InputError
 from ..types import ProgressHook
 from .actions import Choice, copy_sample, describe_input, run_full, run_preview
-from .jobs import JobQueue, ProgressText, cancellable
+from .jobs import JobQueue, ProgressText
 from .options import MODES, RENDERERS, UIOptions
 from .workspace import Workspace
 
@@ -48,17 +48,18 @@ def _error(exc: BaseException) -> str:
     )
 
 
-def _progress_hook(progress: gr.Progress) -> ProgressHook:
+def _progress_report(progress: gr.Progress) -> ProgressHook:
+    """Progress reports shown as the page's bar, with frames, rate and ETA in words."""
     text = ProgressText()
 
-    def hook(stage: str, done: int, total: int | None) -> None:
+    def report(stage: str, done: int, total: int | None) -> None:
         desc = text(stage, done, total)
         if total:
             progress((min(done, total), total), desc=desc, unit="frames")
         else:
             progress(None, desc=desc)
 
-    return hook
+    return report
 
 
 class App:
@@ -76,8 +77,11 @@ class App:
     # ---- the page -------------------------------------------------------------------------
 
     def _build(self) -> gr.Blocks:
+        # gradio serves copies of every file a handler returns from its own cache folder (under
+        # the workspace when started by `emodirector ui`); every 10 minutes it drops copies older
+        # than 30, and all of them when the app stops. Our own session folders go at tab close.
         with gr.Blocks(
-            title="emodirector", analytics_enabled=False, delete_cache=(600, 600)
+            title="emodirector", analytics_enabled=False, delete_cache=(600, 1800)
         ) as blocks:
             gr.Markdown(f"# {TITLE}\n{INTRO}")
             video = gr.State(None)  # path of the loaded input video
@@ -245,9 +249,11 @@ class App:
         if self.jobs.busy():
             progress(None, desc=f"waiting: {self.jobs.waiting() + 1} edit(s) ahead of this one")
         try:
-            with self.jobs.slot(session) as cancel:
-                folder = self.workspace.new_job(session, kind)
-                return work(folder, cancellable(_progress_hook(progress), cancel))
+            return self.jobs.run(
+                session,
+                lambda hook: work(self.workspace.new_job(session, kind), hook),
+                _progress_report(progress),
+            )
         except Exception as exc:
             return _error(exc)
 
@@ -367,6 +373,7 @@ class App:
     def close(self) -> None:
         """Stop the server and remove every temporary file of the app."""
         self.blocks.close()
+        self.jobs.close()
         self.workspace.close()
 
 
