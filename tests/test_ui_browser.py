@@ -9,7 +9,6 @@ result plays (positive duration) and that the report shows the emotion line. Sav
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +91,11 @@ def test_page_edits_the_demo_clip_in_a_real_browser(
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
     target = os.environ.get("EMODIRECTOR_SCREENSHOT")
-    if target:
-        shutil.copyfile(shot, target)
+    if target:  # the README's picture: 1000 px wide, 256 colours keep it readable and small
+        from PIL import Image
+
+        picture = Image.open(shot).convert("RGB")
+        size = (1000, round(picture.height * 1000 / picture.width))
+        small = picture.resize(size, Image.Resampling.LANCZOS)
+        small.quantize(256, dither=Image.Dither.NONE).save(target, optimize=True)
     print(f"preview {seconds:.1f} s, full edit {edit_seconds:.1f} s in the page")

@@ -32,6 +32,7 @@ from .options import MODES, RENDERERS
 PathLike = str | os.PathLike[str]
 _DEFAULT = EditRequest()
 _SPLIT = re.compile(r"[\s,;]+")
+STILL_HEIGHT = 256  # pixels of each preview still (original face | edited face)
 
 
 @dataclass(frozen=True)
@@ -150,19 +151,36 @@ def run_preview(
 
 
 def _stills(side: Path, result: EditResult, folder: Path, n: int) -> list[Path]:
-    """Up to n evenly spaced frames of `side` where the face was edited, as JPEG files."""
+    """Up to n evenly spaced frames with the face, as JPEG files: the face crop of the original
+    beside the same crop of the edit (the face is what changes; the rest is bit-identical)."""
     with_face = np.flatnonzero(result.track.valid)
     if with_face.size == 0 or n <= 0:
         return []
     picks = set(with_face[np.linspace(0, with_face.size - 1, n).round().astype(int)].tolist())
     paths: list[Path] = []
     with VideoReader(side) as reader:
+        half = reader.info.width // 2  # the side-by-side is two equal halves
         for frame in reader:
-            if frame.index in picks:
-                path = folder / f"still_{frame.index:04d}_{frame.time:.2f}s.jpg"
-                cv2.imwrite(str(path), cv2.cvtColor(frame.rgb(), cv2.COLOR_RGB2BGR))
-                paths.append(path)
+            if frame.index not in picks:
+                continue
+            rgb = frame.rgb()
+            x0, y0, x1, y1 = _square(result.track.boxes[frame.index], half, frame.height)
+            pair = np.concatenate([rgb[y0:y1, x0:x1], rgb[y0:y1, half + x0 : half + x1]], axis=1)
+            scale = STILL_HEIGHT / pair.shape[0]
+            pair = cv2.resize(pair, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            path = folder / f"still_{frame.index:04d}_{frame.time:.2f}s.jpg"
+            cv2.imwrite(str(path), cv2.cvtColor(pair, cv2.COLOR_RGB2BGR))
+            paths.append(path)
     return paths
+
+
+def _square(box: np.ndarray, width: int, height: int, margin: float = 1.5) -> tuple[int, ...]:
+    """A square around a face box (x0, y0, x1, y1 pixels), `margin` times its size, in frame."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    side = min(int(max(box[2] - box[0], box[3] - box[1]) * margin), width, height)
+    x0 = int(np.clip(cx - side / 2, 0, width - side))
+    y0 = int(np.clip(cy - side / 2, 0, height - side))
+    return x0, y0, x0 + side, y0 + side
 
 
 @dataclass

@@ -34,7 +34,7 @@ INTRO = (
     "a side-by-side with the original, a report (did the emotion land, are the lips kept) "
     "and the files to download."
 )
-CSS = "#status {min-height: 2.5em} .report-frame {width: 100%; height: 1100px; border: 0}"
+CSS = "#status {min-height: 2.5em} .report-frame {width: 100%; height: 1500px; border: 0}"
 
 
 def _error(exc: BaseException) -> str:
@@ -154,7 +154,7 @@ class App:
                         label="Preview stills: original | edited",
                         columns=3,
                         object_fit="contain",
-                        height=260,
+                        height=220,
                         elem_id="stills",
                     )
                     preview_video = gr.Video(
@@ -166,7 +166,7 @@ class App:
                         label="Result: original | edited", interactive=False, elem_id="result_side"
                     )
                     result_video = gr.Video(
-                        label="Edited video", interactive=False, elem_id="result_video"
+                        label="Edited video", interactive=False, height=360, elem_id="result_video"
                     )
                     report = gr.HTML(elem_id="report")
                     downloads = gr.File(
