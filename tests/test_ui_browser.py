@@ -99,3 +99,30 @@ def test_page_edits_the_demo_clip_in_a_real_browser(
         small = picture.resize(size, Image.Resampling.LANCZOS)
         small.quantize(256, dither=Image.Dither.NONE).save(target, optimize=True)
     print(f"preview {seconds:.1f} s, full edit {edit_seconds:.1f} s in the page")
+
+
+@pytest.mark.slow
+def test_second_tab_waits_in_a_visible_queue_and_cancel_stops_the_first(
+    chromium: str, app_url: tuple[str, object]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, _ = app_url
+    clip = feat_clip("single_face.mp4")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            a, b = (browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(2))
+            for page in (a, b):
+                page.set_default_timeout(60_000)
+                page.goto(url)
+                load_sample(page, clip)
+            a.locator("#run").click()
+            wait_status(a, "frames", timeout_ms=60_000)  # A's edit is running
+            b.locator("#preview").click()
+            assert "queue:" in wait_status(b, "queue:", timeout_ms=30_000)  # B sees it waits
+            a.locator("#cancel").click()
+            assert "nothing was written" in wait_status(a, "Cancelled:", timeout_ms=60_000)
+            assert "Preview (" in wait_status(b, "Preview (", "Error:", timeout_ms=120_000)
+        finally:
+            browser.close()

@@ -18,7 +18,7 @@ from ..emotions import load_presets
 from ..errors import EmodirectorError, InputError
 from ..types import ProgressHook
 from .actions import Choice, copy_sample, describe_input, run_full, run_preview
-from .jobs import JobQueue, ProgressText
+from .jobs import Cancelled, JobQueue, ProgressText
 from .options import MODES, RENDERERS, UIOptions
 from .workspace import Workspace
 
@@ -39,6 +39,8 @@ CSS = "#status {min-height: 2.5em} .report-frame {width: 100%; height: 1500px; b
 
 def _error(exc: BaseException) -> str:
     """The status line for a failure: the library's own message, never a traceback."""
+    if isinstance(exc, Cancelled):
+        return f"**Cancelled:** {exc}"
     if isinstance(exc, EmodirectorError):
         return f"**Error:** {exc}"
     LOG.error("unexpected error in the page:\n%s", "".join(traceback.format_exception(exc)))
@@ -337,10 +339,10 @@ class App:
         out = self._job("edit", request, progress, work)
         return [None, None, "", None, out] if isinstance(out, str) else out
 
-    def on_cancel(self, request: gr.Request) -> str:
+    def on_cancel(self, request: gr.Request) -> Any:
         if self.jobs.cancel(_session(request)):
             return "Cancelling: the edit stops at the next frame; nothing will be written."
-        return "Nothing to cancel."
+        return gr.update()  # nothing runs: the last result's status stays
 
     def on_unload(self, request: gr.Request) -> None:
         session = _session(request)
