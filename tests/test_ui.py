@@ -248,3 +248,47 @@ def test_jobs_run_on_one_thread_report_progress_and_cancel() -> None:
         jobs.run("c", cancel_midway, lambda *r: None)
     assert not jobs.busy()
     jobs.close()
+
+
+def test_facts_list_every_face_of_a_group_clip() -> None:
+    from conftest import shared_clip
+
+    facts = describe_input(shared_clip("multi_faces.mp4"), UILimits())
+    lines = facts.face_lines()
+    assert len(facts.faces) >= 3 and lines[1].strip().startswith("--face 0:")
+    widths = [float(b[2] - b[0]) for b in facts.faces]
+    assert widths[0] == max(widths)  # largest first, as --face N counts
+
+
+@pytest.mark.slow
+def test_ui_command_serves_on_localhost_prints_the_url_and_cleans_up(tmp_path: Path) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    pytest.importorskip("gradio", reason="gradio is in the ui extra: run make setup")
+    from browser import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emodirector", "ui", "--port", str(port), "--workdir",
+         str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert re.search(rf"open http://127\.0\.0\.1:{port}/? in a browser", line), line
+        assert len(list(tmp_path.iterdir())) == 1  # the app's one folder
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # every temporary file is gone
