@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import feat_clip
+from conftest import feat_clip, shared_clip
 from emodirector.cli import build_parser, main
 from emodirector.cli.manipulate import request_from_args
-from emodirector.errors import InputError, VideoError
+from emodirector.errors import InputError, NoFaceError, VideoError
 from emodirector.facts import video_facts
 from emodirector.manipulate import EditRequest
 from emodirector.types import ProgressHook
@@ -251,8 +251,6 @@ def test_jobs_run_on_one_thread_report_progress_and_cancel() -> None:
 
 
 def test_facts_list_every_face_of_a_group_clip() -> None:
-    from conftest import shared_clip
-
     facts = describe_input(shared_clip("multi_faces.mp4"), UILimits())
     lines = facts.face_lines()
     assert len(facts.faces) >= 3 and lines[1].strip().startswith("--face 0:")
@@ -292,3 +290,18 @@ def test_ui_command_serves_on_localhost_prints_the_url_and_cleans_up(tmp_path: P
     assert proc.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # every temporary file is gone
+
+
+@pytest.mark.slow
+def test_a_video_without_a_face_gets_the_cli_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = shared_clip("no_face.mp4")
+    assert describe_input(clip, UILimits()).faces == ()  # the page warns on upload
+    with pytest.raises(NoFaceError) as page:
+        run_preview(clip, Choice(), tmp_path, seconds=1.0)
+    out = tmp_path / "o.mp4"
+    rc = main(["edit", str(clip), "--emotion", "happy", "--preview", "1", "-o", str(out), "-q"])
+    err = capsys.readouterr().err
+    assert rc != 0 and err.strip() == f"emodirector: error: {page.value}"
+    assert "no face found" in str(page.value)
