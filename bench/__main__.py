@@ -17,6 +17,7 @@ SECTIONS = (
     "io_track",  # the main table: every stage at 360p, 720p, 1080p, as a ratio to decode+encode
     "edit",  # warp cost per frame; peak memory of a 10 s vs a 5-minute edit
     "reenact",  # realism: self-reenactment against real frames, warp vs warp + appearance
+    "ui",  # the web page in headless Chromium: preview, 5 edits, memory, temp files; vs the CLI
 )
 RESULTS = REPO / "bench" / "RESULTS.md"
 

@@ -16,7 +16,16 @@ from ..errors import EmodirectorError
 from ..interrupts import Terminated, stop_signals_raise
 
 # Command modules, in the order --help lists them.
-COMMANDS = ("track", "inspect", "manipulate", "render", "edit", "report", "learn-presets")
+COMMANDS = (
+    "track",
+    "inspect",
+    "manipulate",
+    "render",
+    "edit",
+    "report",
+    "learn-presets",
+    "ui",
+)
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130

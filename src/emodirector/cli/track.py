@@ -165,17 +165,14 @@ def _warn_about(result: TrackResult, face: int) -> None:
 
 
 def _list(video: str, opts: TrackOptions) -> int:
-    from ..track import list_faces
+    from ..facts import video_facts
 
-    index, t, boxes = list_faces(video, opts)
-    if not boxes:
+    facts = video_facts(video, opts)
+    if not facts.faces:
         warn("no face found in the first frames searched.")
+        info(f"video: {facts.summary()}")
         return 0
-    info(f"frame {index} ({t:.2f} s): {len(boxes)} face(s), largest first")
-    for i, b in enumerate(boxes):
-        x0, y0, x1, y1 = (float(v) for v in b)
-        info(
-            f"  --face {i}: box x {x0:.0f}-{x1:.0f}, y {y0:.0f}-{y1:.0f} "
-            f"({x1 - x0:.0f}x{y1 - y0:.0f} px)"
-        )
+    for line in facts.face_lines():
+        info(line)
+    info(f"video: {facts.summary()}")
     return 0
