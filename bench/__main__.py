@@ -16,6 +16,7 @@ from .common import REPO, Section, context, machine_lines, markdown_table
 SECTIONS = (
     "io_track",  # the main table: every stage at 360p, 720p, 1080p, as a ratio to decode+encode
     "edit",  # warp cost per frame; peak memory of a 10 s vs a 5-minute edit
+    "learned",  # the learned renderer's cost per frame and its render pass at 720p
 )
 RESULTS = REPO / "bench" / "RESULTS.md"
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..errors import EmodirectorError
 
 # Command modules, in the order --help lists them.
-COMMANDS = ("track", "inspect", "manipulate", "render", "edit", "report")
+COMMANDS = ("track", "inspect", "manipulate", "render", "edit", "report", "train-renderer")
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'emodirector COMMAND --help' for the options of each command.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for command in COMMANDS:
+        name = command.replace("-", "_")  # the module of a hyphenated command
         try:
             module = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:

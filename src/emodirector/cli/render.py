@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from ..pipeline import RenderStats, RenderVideoOptions, render_video, window_of
+from ..render import RenderOptions
 from .common import info, progress, warn
 
 _VIDEO = RenderVideoOptions()
@@ -29,10 +31,26 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"),
         help="H.264 speed preset (default %(default)s)",
     )
+    g.add_argument(
+        "--renderer",
+        default=_VIDEO.render.renderer,
+        metavar="NAME|PERSON.pt",
+        help="how the face is rendered: 'warp' (default, no training) or a learned renderer "
+        "PERSON.pt from `emodirector train-renderer` (same person only)",
+    )
+
+
+def render_options(renderer: str) -> RenderOptions:
+    """--renderer: a renderer name, or a learned model file (*.pt) for the learned renderer."""
+    if renderer.endswith(".pt"):
+        return replace(_VIDEO.render, renderer="learned", model=renderer)
+    return replace(_VIDEO.render, renderer=renderer)
 
 
 def video_options(args: argparse.Namespace) -> RenderVideoOptions:
-    return RenderVideoOptions(render=_VIDEO.render, crf=args.crf, preset=args.preset)
+    return RenderVideoOptions(
+        render=render_options(args.renderer), crf=args.crf, preset=args.preset
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -52,8 +52,19 @@ from .mesh import (
 )
 from .warp import WarpRenderer, displacement_grid, draw_order, triangle_field
 
+
 # The renderers the pipeline can pick by name (RenderOptions.renderer), in --help order.
-RENDERERS: dict[str, Callable[[RenderOptions], Renderer]] = {"warp": WarpRenderer}
+def _learned(options: RenderOptions) -> Renderer:
+    """The learned renderer, imported only when asked for (it needs torch and a model file)."""
+    from .learned import LearnedRenderer
+
+    return LearnedRenderer(options)
+
+
+RENDERERS: dict[str, Callable[[RenderOptions], Renderer]] = {
+    "warp": WarpRenderer,
+    "learned": _learned,
+}
 
 # The plain warp under its historical name (the API before the renderer contract).
 FaceRenderer = WarpRenderer
@@ -64,6 +75,10 @@ def check_renderer(options: RenderOptions) -> None:
     if options.renderer not in RENDERERS:
         names = ", ".join(RENDERERS)
         raise InputError(f"unknown renderer {options.renderer!r}: choose one of {names}.")
+    if options.renderer == "learned":
+        from .learned import check_model_option
+
+        check_model_option(options)
 
 
 def make_renderer(options: RenderOptions = RenderOptions()) -> Renderer:

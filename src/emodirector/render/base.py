@@ -25,6 +25,7 @@ class RenderOptions:
     """How to render a face. The CLI reads its defaults from here."""
 
     renderer: str = "warp"  # which renderer (render.RENDERERS)
+    model: str | None = None  # the learned renderer's PERSON.pt (train-renderer); None otherwise
     grid_step: int = 4  # pixels between samples of the displacement grid (even, >= 2)
     ring_margin: float = 0.35  # fixed ring beyond the face oval, as a share of centre-to-oval
     min_face_width: float = 64.0  # pixels; narrower faces pass through unchanged (with a warning)
