@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import make_track, shared_clip
+from emodirector.cli import main
 from emodirector.errors import InputError, ModelNotFoundError
 from emodirector.render import RenderOptions, make_renderer
 from emodirector.track import TrackResult
@@ -184,3 +185,81 @@ def test_bad_clips_are_refused(tmp_path: Path, track: TrackResult) -> None:
     with pytest.raises(InputError, match="only 12 % of the frames"):
         train_renderer([shared_clip(CLIP)], [absent], tmp_path / "absent.pt", full)
     assert not (tmp_path / "short.pt").exists() and not (tmp_path / "absent.pt").exists()
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str], message: str) -> None:
+    err = capsys.readouterr().err.strip().splitlines()
+    err = [e for e in err if e.startswith("emodirector:")]  # MediaPipe logs on stderr too
+    assert len(err) == 1 and err[0].startswith("emodirector: error:") and message in err[0], err
+
+
+def test_cli_edit_with_the_learned_renderer(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from media import frame_times
+
+    video = shared_clip(CLIP)
+    out = tmp_path / "out.mp4"
+    args = ["edit", str(video), "--emotion", "happy", "--end", "0.6", "-o", str(out), "-q"]
+    assert main([*args, "--renderer", str(model)]) == 0, capsys.readouterr().err
+    assert "edited" in capsys.readouterr().out
+    times = frame_times(out)
+    assert len(times) == len([t for t in frame_times(video) if t < 0.6])
+    # A damaged model and another person's clip: one clear line each, no output written.
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(model.read_bytes()[:1000])
+    out2 = tmp_path / "out2.mp4"
+    assert main([*args[:-3], "-o", str(out2), "-q", "--renderer", str(cut)]) == 2
+    _one_error_line(capsys, "damaged or truncated")
+    other = shared_clip("smile_reference.mp4")
+    assert (
+        main(
+            [
+                "edit",
+                str(other),
+                "--emotion",
+                "happy",
+                "--end",
+                "0.3",
+                "-o",
+                str(out2),
+                "-q",
+                "--renderer",
+                str(model),
+            ]
+        )  # fmt: skip
+        == 2
+    )
+    _one_error_line(capsys, "trained on another person")
+    assert not out2.exists()
+
+
+def test_cli_train_renderer_refuses_a_short_clip(
+    tmp_path: Path, track: TrackResult, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from emodirector.trackfile import save_track
+
+    tpath = save_track(track.track, tmp_path / "track.npz")
+    out = tmp_path / "person.pt"
+    args = ["train-renderer", str(shared_clip(CLIP)), "--track", str(tpath), "-o", str(out), "-q"]
+    assert main([*args, "--fraction", "0.2", "--steps", "1"]) == 2
+    _one_error_line(capsys, "needs at least 50")
+    assert main([*args, "--size", "30"]) == 2
+    _one_error_line(capsys, "multiple of 8")
+    assert not out.exists()
+
+
+def test_no_disk_space_for_checkpoints(
+    tmp_path: Path, track: TrackResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emodirector.errors import OutputError
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    out = tmp_path / "person.pt"
+    with pytest.raises(OutputError, match="No space left on device.*free some disk space"):
+        train_renderer([shared_clip(CLIP)], [track.track], out, replace(TINY, steps=2))
+    assert not out.exists()
+    assert [p.name for p in (tmp_path / "person.run").iterdir() if p.suffix == ".pt"] == []
