@@ -13,8 +13,9 @@ from typing import Any
 from ...errors import InputError
 
 TORCH_HINT = (
-    "the learned renderer needs PyTorch: run `make setup` (it installs the CPU build, "
-    "torch==2.13.0+cpu) or `pip install 'emotion-director[train]'`."
+    "the learned renderer needs PyTorch: run `make setup` (it installs the CPU build "
+    "torch==2.13.0+cpu), or `pip install torch==2.13.0 --index-url "
+    "https://download.pytorch.org/whl/cpu`."
 )
 
 
