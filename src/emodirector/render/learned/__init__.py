@@ -5,8 +5,8 @@ actor, a U-Net of ~200 k parameters over a 128 x 128 face crop, trained in minut
 `emodirector train-renderer` (train.py). Training pairs come from the clip itself: frame i's
 pixels warped to frame j's geometry, plus pictures of frame j's geometry -> the real frame j. At
 inference the same input is built from the frame being edited warped to its edited geometry, and
-the network's face is blended back into the frame at the source resolution through a feathered
-face oval: frames without a face pass through, pixels outside the face ring stay untouched.
+the network's correction of the warped face is added back at the source resolution (so the
+warp's full-resolution detail stays) through a feathered face oval: frames without a face pass through, pixels outside the face ring stay untouched.
 
 torch is imported only when this renderer is built (a clear error if it is missing).
 """
@@ -101,12 +101,12 @@ class LearnedRenderer:
         if warped.outcome != "edited" or face is None:
             return warped
         out = warped.yuv  # a new array: the warp never returns the input when it edits
-        crop, mask, box = self.face_crop(out, face.dst)
-        paste(out, crop, mask, box)
+        delta, mask, box = self.face_delta(out, face.dst)
+        paste(out, delta, mask, box)
         return RenderedFrame(yuv=out, outcome="edited", box=warped.box)
 
-    def face_crop(self, warped_yuv: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, Any, Any]:
-        """The network's (S, S, 3) Y U V face for the warped picture, its paste mask and box."""
+    def face_delta(self, warped_yuv: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, Any, Any]:
+        """The network's (S, S, 3) Y U V correction of the warped face, its paste mask and box."""
         size = self.model.config.size
         box = crop_box(dst, size)
         x = np.concatenate([cut(warped_yuv, box), geometry(dst, box)], axis=2)
@@ -114,7 +114,8 @@ class LearnedRenderer:
         with torch.no_grad():
             t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(self.device)
             y = self.model.net(t)[0].clamp(0.0, 1.0).cpu().numpy().transpose(1, 2, 0)
-        return np.ascontiguousarray(y), face_mask(dst, box), box
+        delta = y - x[..., :3]
+        return np.ascontiguousarray(delta), face_mask(dst, box), box
 
 
 __all__ = ["LearnedRenderer", "check_model_option", "identity_distance"]

@@ -140,11 +140,16 @@ def loss_weight(landmarks: np.ndarray, box: CropBox, mouth_gain: float) -> np.nd
     return w
 
 
-def paste(out: np.ndarray, crop: np.ndarray, mask: np.ndarray, box: CropBox) -> None:
-    """Blend an (S, S, 3) Y U V crop (0..1) into the I420 picture `out` (in place) through the
-    (S, S) mask, at the picture's own resolution (luma full, chroma half)."""
+def paste(out: np.ndarray, delta: np.ndarray, mask: np.ndarray, box: CropBox) -> None:
+    """Add an (S, S, 3) Y U V correction (-1..1) to the I420 picture `out` (in place) through
+    the (S, S) mask, at the picture's own resolution (luma full, chroma half).
+
+    The network's correction, not its picture, is carried over: upsampled, a 128-pixel face crop
+    would blur a face several hundred pixels wide (teeth, skin texture); the correction is smooth,
+    and the detail the warp moved stays at full resolution.
+    """
     ys, us, vs = i420_planes(out)
-    for plane, chans, scale in ((ys, (0,), 1.0), (us, (1,), 0.5), (vs, (2,), 0.5)):
+    for plane, chan, scale in ((ys, 0, 1.0), (us, 1, 0.5), (vs, 2, 0.5)):
         h, w = plane.shape
         # The pixels of the plane the box covers (with a pixel of margin), clipped to the plane.
         x0 = max(int(np.floor(box.x0 * scale)) - 1, 0)
@@ -158,13 +163,12 @@ def paste(out: np.ndarray, crop: np.ndarray, mask: np.ndarray, box: CropBox) -> 
         size = (x1 - x0, y1 - y0)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         a = cv2.warpAffine(mask, fwd, size, flags=flags, borderValue=0.0)
-        c = cv2.warpAffine(
-            np.ascontiguousarray(crop[..., chans[0]]), fwd, size, flags=flags, borderValue=0.0
+        d = cv2.warpAffine(
+            np.ascontiguousarray(delta[..., chan]), fwd, size, flags=flags, borderValue=0.0
         )
         region = plane[y0:y1, x0:x1].astype(np.float32)
-        blended = region + a * (c * 255.0 - region)
         changed = a > 0
-        region[changed] = blended[changed]
+        region[changed] += (a * d * 255.0)[changed]
         plane[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
 
 
