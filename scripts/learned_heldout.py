@@ -41,6 +41,12 @@ def main() -> None:
     ap.add_argument("--clips", nargs="+", default=list(CLIPS))
     ap.add_argument("--pairs", type=int, default=8)
     ap.add_argument("--work", default="/tmp/learned_heldout")
+    ap.add_argument(
+        "--blend",
+        choices=("correct", "replace"),
+        default="correct",
+        help="RenderOptions.learned_blend",
+    )
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -70,7 +76,9 @@ def main() -> None:
         pairs = select_pairs(track, args.pairs, frames=held)
         frames = decode_frames(video, sorted({i for p in pairs for i in p}))
         warp = WarpRenderer(RenderOptions())
-        learned = LearnedRenderer(RenderOptions(renderer="learned", model=str(model)))
+        learned = LearnedRenderer(
+            RenderOptions(renderer="learned", model=str(model), learned_blend=args.blend)
+        )
         t0 = time.perf_counter()
         s_w = mean_scores(
             score_pairs(frames, track, pairs, lambda y, f, r=warp: r.render(y, f).yuv)

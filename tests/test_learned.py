@@ -121,11 +121,13 @@ def _edited(track: TrackResult, shift: float = 4.0) -> EditedTrack:
     )
 
 
-def test_renders_only_the_face(model: Path, track: TrackResult) -> None:
+@pytest.mark.parametrize("blend", ["correct", "replace"])
+def test_renders_only_the_face(model: Path, track: TrackResult, blend: str) -> None:
     from emodirector.realism import decode_frames
     from emodirector.render import FaceEdit, WarpRenderer
 
-    r = make_renderer(RenderOptions(renderer="learned", model=str(model)))
+    options = RenderOptions(renderer="learned", model=str(model), learned_blend=blend)  # type: ignore[arg-type]
+    r = make_renderer(options)
     edited = _edited(track)
     r.prepare(shared_clip(CLIP), edited)
     frame = decode_frames(shared_clip(CLIP), [3])[3]

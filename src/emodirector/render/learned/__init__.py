@@ -23,7 +23,7 @@ from ...errors import InputError
 from ...types import EditedTrack
 from ..base import FaceEdit, RenderedFrame, RenderOptions
 from ..warp import WarpRenderer
-from .crops import crop_box, cut, face_mask, geometry, paste
+from .crops import CropBox, crop_box, cut, face_mask, geometry, paste
 from .modelfile import LearnedModel, load_model
 from .net import import_torch
 
@@ -101,12 +101,18 @@ class LearnedRenderer:
         if warped.outcome != "edited" or face is None:
             return warped
         out = warped.yuv  # a new array: the warp never returns the input when it edits
-        delta, mask, box = self.face_delta(out, face.dst)
-        paste(out, delta, mask, box)
+        face_yuv, delta, mask, box = self.face_crop(out, face.dst)
+        if self.options.learned_blend == "replace":
+            paste(out, face_yuv, mask, box, add=False)
+        else:
+            paste(out, delta, mask, box, add=True)
         return RenderedFrame(yuv=out, outcome="edited", box=warped.box)
 
-    def face_delta(self, warped_yuv: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, Any, Any]:
-        """The network's (S, S, 3) Y U V correction of the warped face, its paste mask and box."""
+    def face_crop(
+        self, warped_yuv: np.ndarray, dst: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, CropBox]:
+        """The network's (S, S, 3) Y U V face, its correction of the warped crop, the (S, S)
+        paste mask and the crop box."""
         size = self.model.config.size
         box = crop_box(dst, size)
         x = np.concatenate([cut(warped_yuv, box), geometry(dst, box)], axis=2)
@@ -114,8 +120,8 @@ class LearnedRenderer:
         with torch.no_grad():
             t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(self.device)
             y = self.model.net(t)[0].clamp(0.0, 1.0).cpu().numpy().transpose(1, 2, 0)
-        delta = y - x[..., :3]
-        return np.ascontiguousarray(delta), face_mask(dst, box), box
+        y = np.ascontiguousarray(y)
+        return y, y - x[..., :3], face_mask(dst, box), box
 
 
 __all__ = ["LearnedRenderer", "check_model_option", "identity_distance"]

@@ -140,13 +140,14 @@ def loss_weight(landmarks: np.ndarray, box: CropBox, mouth_gain: float) -> np.nd
     return w
 
 
-def paste(out: np.ndarray, delta: np.ndarray, mask: np.ndarray, box: CropBox) -> None:
-    """Add an (S, S, 3) Y U V correction (-1..1) to the I420 picture `out` (in place) through
-    the (S, S) mask, at the picture's own resolution (luma full, chroma half).
+def paste(
+    out: np.ndarray, values: np.ndarray, mask: np.ndarray, box: CropBox, *, add: bool = True
+) -> None:
+    """Blend an (S, S, 3) Y U V crop into the I420 picture `out` (in place) through the (S, S)
+    mask, at the picture's own resolution (luma full, chroma half).
 
-    The network's correction, not its picture, is carried over: upsampled, a 128-pixel face crop
-    would blur a face several hundred pixels wide (teeth, skin texture); the correction is smooth,
-    and the detail the warp moved stays at full resolution.
+    add=True: `values` is a correction (-1..1) added to the picture (the warp's full-resolution
+    detail stays); add=False: `values` (0..1) replaces the picture (the upsampled crop: smoother).
     """
     ys, us, vs = i420_planes(out)
     for plane, chan, scale in ((ys, 0, 1.0), (us, 1, 0.5), (vs, 2, 0.5)):
@@ -164,11 +165,12 @@ def paste(out: np.ndarray, delta: np.ndarray, mask: np.ndarray, box: CropBox) ->
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         a = cv2.warpAffine(mask, fwd, size, flags=flags, borderValue=0.0)
         d = cv2.warpAffine(
-            np.ascontiguousarray(delta[..., chan]), fwd, size, flags=flags, borderValue=0.0
+            np.ascontiguousarray(values[..., chan]), fwd, size, flags=flags, borderValue=0.0
         )
         region = plane[y0:y1, x0:x1].astype(np.float32)
         changed = a > 0
-        region[changed] += (a * d * 255.0)[changed]
+        step = a * d * 255.0 if add else a * (d * 255.0 - region)
+        region[changed] += step[changed]
         plane[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
 
 
