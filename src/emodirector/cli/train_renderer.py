@@ -150,17 +150,16 @@ def run(args: argparse.Namespace) -> int:
                 tracks.append(load_track(args.track[i]))
             else:
                 tracks.append(track_video(video, TrackOptions(), hook=hook).track)
-        with step_bar(not args.quiet) as on_step:
-            result = train_renderer(
-                args.videos,
-                tracks,
-                args.output,
-                options,
-                run_dir=args.run_dir,
-                resume=args.resume,
-                hook=hook,
-                on_step=on_step,  # type: ignore[arg-type]
-            )
+    with step_bar(not args.quiet) as on_step:  # one bar at a time: tracking's is closed
+        result = train_renderer(
+            args.videos,
+            tracks,
+            args.output,
+            options,
+            run_dir=args.run_dir,
+            resume=args.resume,
+            on_step=on_step,  # type: ignore[arg-type]
+        )
     for w in result.warnings:
         warn(w)
     loss = (

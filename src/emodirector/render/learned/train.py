@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InputError, OutputError
-from ...types import FaceTrack, ProgressHook, no_progress
+from ...types import FaceTrack
 from ...video import VideoReader, atomic_path
 from ..base import RenderOptions
 from ..warp import WarpRenderer
@@ -220,7 +220,6 @@ def train_renderer(
     *,
     run_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
-    hook: ProgressHook = no_progress,
     on_step: Callable[[TrainProgress], None] | None = None,
 ) -> TrainResult:
     """Train a model of the person in `videos` (tracked as `tracks`) and write it to `output`."""
@@ -299,10 +298,8 @@ def train_renderer(
             t0 = time.monotonic()  # the budget counts cutting pairs as well as the steps
             epoch, pos = divmod(step, per_epoch)
             if pool is None or epoch // options.pool_passes != pool_epoch:
-                hook("pairs", 0, options.pool)
                 pool = PairPool(clips, options, epoch // options.pool_passes)
                 pool_epoch, order_epoch = epoch // options.pool_passes, -1
-                hook("pairs", options.pool, options.pool)
             if order_epoch != epoch:
                 pool.shuffle(epoch)
                 order_epoch = epoch
