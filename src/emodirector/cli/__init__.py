@@ -25,6 +25,7 @@ COMMANDS = (
     "report",
     "learn-presets",
     "ui",
+    "train-renderer",
 )
 
 EXIT_ERROR = 2

@@ -7,7 +7,7 @@ import dataclasses
 
 from ..errors import InputError
 from ..pipeline import RenderStats, RenderVideoOptions, render_video, window_of
-from ..render import RENDERERS
+from ..render import RENDERERS, RenderOptions
 from .common import add_overwrite_argument, info, progress, warn
 
 _VIDEO = RenderVideoOptions()
@@ -37,9 +37,10 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     default = _VIDEO.render.renderer
     g.add_argument(
         "--renderer",
-        choices=tuple(RENDERERS),
         default=None,
-        help=f"how the edited face is drawn (default {default})",
+        metavar="NAME|PERSON.pt",
+        help=f"how the edited face is drawn: one of {', '.join(RENDERERS)} (default {default}), "
+        "or a learned renderer PERSON.pt made by `emodirector train-renderer` (same person only)",
     )
     g.add_argument(
         "--appearance",
@@ -63,12 +64,19 @@ def renderer_name(renderer: str | None, appearance: str | None) -> str:
     return wanted
 
 
+def render_options(renderer: str) -> RenderOptions:
+    """--renderer: a renderer name, or a learned model file (*.pt) for the learned renderer."""
+    if renderer.endswith(".pt"):
+        return dataclasses.replace(_VIDEO.render, renderer="learned", model=renderer)
+    return dataclasses.replace(_VIDEO.render, renderer=renderer)
+
+
 def video_options(args: argparse.Namespace) -> RenderVideoOptions:
-    render = dataclasses.replace(
-        _VIDEO.render, renderer=renderer_name(args.renderer, args.appearance)
-    )
     return RenderVideoOptions(
-        render=render, crf=args.crf, preset=args.preset, overwrite=args.overwrite
+        render=render_options(renderer_name(args.renderer, args.appearance)),
+        crf=args.crf,
+        preset=args.preset,
+        overwrite=args.overwrite,
     )
 
 

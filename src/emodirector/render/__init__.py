@@ -58,11 +58,22 @@ from .mesh import (
 )
 from .warp import WarpRenderer, displacement_grid, draw_order, triangle_field
 
+
 # The renderers the pipeline can pick by name (RenderOptions.renderer), in --help order.
+def _learned(options: RenderOptions) -> Renderer:
+    """The learned renderer, imported only when asked for (it needs torch and a model file)."""
+    from .learned import LearnedRenderer
+
+    return LearnedRenderer(options)
+
+
 RENDERERS: dict[str, Callable[[RenderOptions], Renderer]] = {
     "warp": WarpRenderer,
     "appearance": AppearanceRenderer,
+    "learned": _learned,
 }
+# Renderers that need a model file of the person (RenderOptions.model) besides the frames.
+NEEDS_MODEL = frozenset({"learned"})
 
 # The plain warp under its historical name (the API before the renderer contract).
 FaceRenderer = WarpRenderer
@@ -73,6 +84,10 @@ def check_renderer(options: RenderOptions) -> None:
     if options.renderer not in RENDERERS:
         names = ", ".join(RENDERERS)
         raise InputError(f"unknown renderer {options.renderer!r}: choose one of {names}.")
+    if options.renderer == "learned":
+        from .learned import check_model_option
+
+        check_model_option(options)
 
 
 def make_renderer(options: RenderOptions = RenderOptions()) -> Renderer:
@@ -92,6 +107,7 @@ __all__ = [
     "LEFT_EYE_PAIRS",
     "LEFT_IRIS_CENTRE",
     "OUTER_LIP",
+    "NEEDS_MODEL",
     "RENDERERS",
     "RIGHT_EYE",
     "RIGHT_EYE_PAIRS",

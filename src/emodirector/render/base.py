@@ -25,6 +25,11 @@ class RenderOptions:
     """How to render a face. The CLI reads its defaults from here."""
 
     renderer: str = "warp"  # which renderer (render.RENDERERS)
+    model: str | None = None  # the learned renderer's PERSON.pt (train-renderer); None otherwise
+    # How the learned renderer's face goes back: "correct" adds its (smooth) correction to the
+    # full-resolution warp, keeping the warp's detail; "replace" pastes its upsampled 128 px face
+    # (better SSIM and gradient error on held-out frames, visibly softer teeth and skin).
+    learned_blend: Literal["correct", "replace"] = "correct"
     grid_step: int = 4  # pixels between samples of the displacement grid (even, >= 2)
     ring_margin: float = 0.35  # fixed ring beyond the face oval, as a share of centre-to-oval
     min_face_width: float = 64.0  # pixels; narrower faces pass through unchanged (with a warning)

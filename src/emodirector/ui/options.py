@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..render import NEEDS_MODEL
 from ..render import RENDERERS as _LIBRARY_RENDERERS
 from .limits import UILimits
 
-# The renderers the page offers: the library's registry (render.RENDERERS), in its order.
-# The page shows a choice as soon as there is more than one.
-RENDERERS: tuple[str, ...] = tuple(_LIBRARY_RENDERERS)
+# The renderers the page offers: the library's registry (render.RENDERERS), in its order, less
+# those that need a trained model of the person (the page has no model upload yet). The page shows
+# a choice as soon as there is more than one.
+RENDERERS: tuple[str, ...] = tuple(n for n in _LIBRARY_RENDERERS if n not in NEEDS_MODEL)
 
 # What to change, as the page names the four ways `emodirector edit` offers.
 MODES: tuple[str, ...] = (

@@ -1,0 +1,483 @@
+"""Train the learned renderer on one person's own clips: `emodirector train-renderer`.
+
+Steps: track the clip(s) -> keep the frames with a face, shrunk so the face crop needs no
+upsampling -> cut (source i warped to target j's geometry, j's geometry, real j) pairs from a
+deterministic pool -> train the U-Net (net.py) with a time or step budget, checkpointing into the
+run folder -> write PERSON.pt under a temporary name, then rename.
+
+Losses need no downloaded weights: L1 on Y U V weighted toward the face and mouth, plus L1 on the
+luma gradients (folds and teeth edges). Deterministic for a given --seed and step count: the pair
+pool of epoch e is drawn from (seed, e), so a resumed run sees the same pairs as an unbroken one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import InputError, OutputError
+from ...types import FaceTrack
+from ...video import VideoReader, atomic_path
+from ..base import RenderOptions
+from ..warp import WarpRenderer
+from .crops import IN_CHANNELS, OUT_CHANNELS, crop_box, cut, geometry, loss_weight, scale_i420
+from .modelfile import NetConfig, save_model
+from .net import build_net, import_torch, parameter_count
+from .viz import TENSORBOARD_MISSING, open_tensorboard, sample_grid, write_page
+
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_FORMAT = "emodirector.learned-renderer-checkpoint"
+MIN_FACE_SHARE = 0.5  # a clip must show the face in at least this share of its used frames
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train. The CLI reads its defaults from here."""
+
+    size: int = 128  # face crop side in pixels (multiple of 8)
+    width: int = 16  # network channels at full resolution (~210 k parameters at 16)
+    batch: int = 6  # pairs per step
+    minutes: float = 15.0  # wall-clock training budget (tracking and cutting come on top)
+    steps: int | None = None  # stop after this many steps instead (a deterministic length)
+    lr: float = 2e-3  # Adam; drops 10x for the last 30 % of the budget
+    seed: int = 0
+    fraction: float = 1.0  # train on the first `fraction` of each clip's frames (hold out the rest)
+    min_frames: int = 50  # frames with a face needed in all (2 s at 25 fps)
+    mouth_gain: float = 2.0  # extra loss weight on the lips and mouth
+    grad_weight: float = 0.5  # weight of the luma-gradient L1
+    pool: int = 480  # (source, target) pairs cut at a time
+    pool_passes: int = (
+        2  # epochs served by each pool (cutting a pair costs about a third of a step)
+    )
+    threads: int = 1  # CPU threads for torch (2 threads on a busy 2-core machine ran 25x slower)
+    checkpoint_seconds: float = 60.0  # at most this long between checkpoints
+    sample_every: int = 50  # steps between pictures (HTML page, TensorBoard)
+    log_every: int = 10  # steps between scalars
+
+    def check(self) -> None:
+        if self.size < 32 or self.size % 8:
+            raise InputError(f"crop size {self.size}: give a multiple of 8, at least 32.")
+        if not 0.05 <= self.fraction <= 1.0:
+            raise InputError(f"fraction {self.fraction}: give a share of the frames in (0.05, 1].")
+        if self.minutes <= 0 and self.steps is None:
+            raise InputError("give a positive --minutes or --steps budget.")
+        if self.steps is not None and self.steps < 1:
+            raise InputError(f"--steps {self.steps}: give at least 1.")
+        if self.batch < 1 or self.pool < self.batch:
+            raise InputError(f"batch {self.batch} / pool {self.pool}: need 1 <= batch <= pool.")
+
+
+@dataclass
+class TrainProgress:
+    """One step's news for a progress bar."""
+
+    step: int
+    elapsed: float  # seconds of training so far (resumed runs included)
+    budget: float  # seconds of the time budget (inf with a step budget)
+    steps: int | None  # the step budget, if any
+    loss: float
+    warp_loss: float  # the same loss of the warped input itself (what the network starts from)
+
+
+@dataclass
+class TrainResult:
+    """What a finished run did."""
+
+    model: Path
+    run_dir: Path
+    page: Path
+    steps: int
+    minutes: float
+    frames: int  # training frames with a face
+    parameters: int
+    first_loss: float  # mean loss over the first logged steps
+    last_loss: float  # mean loss over the last logged steps
+    warp_loss: float  # mean warp-only loss over the last logged steps
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Clip:
+    """The frames of one clip kept for training: shrunk pictures and their landmarks."""
+
+    name: str
+    pictures: list[np.ndarray]  # N x (h2*3/2, w2) uint8 I420 at the working scale
+    landmarks: np.ndarray  # (N, 478, 3) float32 in pixels of the shrunk pictures
+
+
+def working_scale(track: FaceTrack, size: int) -> float:
+    """How much to shrink frames so the face crop is about 1.25 x the network's crop (never up)."""
+    lm = track.landmarks[track.valid]
+    if len(lm) == 0:
+        return 1.0
+    extent = (lm[:, :, :2].max(axis=1) - lm[:, :, :2].min(axis=1)).max(axis=1)
+    from .crops import CROP_SCALE
+
+    side = float(np.median(extent)) * CROP_SCALE
+    return min(1.0, 1.25 * size / max(side, 1.0))
+
+
+def used_frames(track: FaceTrack, fraction: float) -> int:
+    """How many frames from the start of the clip training uses."""
+    return max(1, int(math.floor(track.n_frames * fraction)))
+
+
+def load_clip(video: str | os.PathLike[str], track: FaceTrack, options: TrainOptions) -> Clip:
+    """Decode the used frames that have a face, shrunk to the working scale (one pass)."""
+    n = used_frames(track, options.fraction)
+    valid = track.valid[:n]
+    share = float(valid.mean()) if n else 0.0
+    name = Path(video).name
+    if share < MIN_FACE_SHARE:
+        raise InputError(
+            f"{name}: the face is found in only {100 * share:.0f} % of the frames used; the "
+            f"learned renderer needs the person's face in at least {100 * MIN_FACE_SHARE:.0f} %: "
+            "give a clip where the face stays in view."
+        )
+    scale = working_scale(track, options.size)
+    pictures: list[np.ndarray] = []
+    rows: list[int] = []
+    with VideoReader(video) as reader:
+        for frame in reader:
+            if frame.index >= n:
+                break
+            if frame.index < track.n_frames and track.valid[frame.index]:
+                pictures.append(scale_i420(frame.yuv, scale))
+                rows.append(frame.index)
+    lm = track.landmarks[rows].copy()
+    lm[:, :, :2] *= scale
+    lm[:, :, 2] *= scale
+    return Clip(name=name, pictures=pictures, landmarks=lm)
+
+
+class PairPool:
+    """Training samples: (input (B, 6, S, S), target (B, 3, S, S), weight (B, 1, S, S)), kept as
+    float16 (half the memory); each pool serves `pool_passes` epochs, each in its own order."""
+
+    def __init__(self, clips: Sequence[Clip], options: TrainOptions, index: int) -> None:
+        rng = np.random.default_rng([options.seed, index])
+        warp = WarpRenderer(RenderOptions(min_face_width=0.0))
+        sizes = np.array([len(c.pictures) for c in clips], dtype=np.float64)
+        s = options.size
+        n = options.pool
+        self.seed = (options.seed, index)
+        self.inputs = np.empty((n, IN_CHANNELS, s, s), np.float16)
+        self.targets = np.empty((n, OUT_CHANNELS, s, s), np.float16)
+        self.weights = np.empty((n, 1, s, s), np.float16)
+        which = rng.choice(len(clips), size=n, p=sizes / sizes.sum())
+        for k in range(n):
+            clip = clips[int(which[k])]
+            j = int(rng.integers(len(clip.pictures)))
+            i = int(rng.integers(len(clip.pictures)))
+            self.inputs[k], self.targets[k], self.weights[k] = cut_pair(clip, i, j, warp, options)
+        self.order = np.arange(n)
+
+    def shuffle(self, epoch: int) -> None:
+        """The order of this epoch's pass over the pool (deterministic)."""
+        self.order = np.random.default_rng([*self.seed, epoch]).permutation(len(self.inputs))
+
+    def batch(self, position: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = self.order[position : position + size]
+        return tuple(a[rows].astype(np.float32) for a in (self.inputs, self.targets, self.weights))  # type: ignore[return-value]
+
+
+def cut_pair(
+    clip: Clip, i: int, j: int, warp: WarpRenderer, options: TrainOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One sample: frame i warped to frame j's geometry (+ that geometry) -> the real frame j."""
+    src, dst = clip.landmarks[i], clip.landmarks[j]
+    warped = warp.warp(clip.pictures[i], src, dst).yuv
+    box = crop_box(dst, options.size)
+    x = np.concatenate([cut(warped, box), geometry(dst, box)], axis=2).transpose(2, 0, 1)
+    y = cut(clip.pictures[j], box).transpose(2, 0, 1)
+    w = loss_weight(dst, box, options.mouth_gain)[None]
+    return x, y, w
+
+
+def loss_terms(torch: Any, pred: Any, target: Any, weight: Any, grad_weight: float) -> Any:
+    """(B,) per-sample loss: weighted L1 on Y U V + grad_weight x weighted L1 on luma gradients."""
+    wsum = weight.sum(dim=(1, 2, 3)).clamp_min(1e-6)
+    l1 = (weight * (pred - target).abs()).sum(dim=(1, 2, 3)) / (wsum * pred.shape[1])
+    gx = lambda z: z[:, :1, :, 1:] - z[:, :1, :, :-1]  # noqa: E731
+    gy = lambda z: z[:, :1, 1:, :] - z[:, :1, :-1, :]  # noqa: E731
+    ex = (weight[:, :, :, 1:] * (gx(pred) - gx(target)).abs()).sum(dim=(1, 2, 3))
+    ey = (weight[:, :, 1:, :] * (gy(pred) - gy(target)).abs()).sum(dim=(1, 2, 3))
+    return l1 + grad_weight * (ex + ey) / wsum
+
+
+def train_renderer(
+    videos: Sequence[str | os.PathLike[str]],
+    tracks: Sequence[FaceTrack],
+    output: str | os.PathLike[str],
+    options: TrainOptions = TrainOptions(),
+    *,
+    run_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    on_step: Callable[[TrainProgress], None] | None = None,
+) -> TrainResult:
+    """Train a model of the person in `videos` (tracked as `tracks`) and write it to `output`."""
+    options.check()
+    torch = import_torch()
+    out = Path(output)
+    run = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
+    ckpt_path = run / CHECKPOINT
+    if ckpt_path.exists() and not resume:
+        raise InputError(
+            f"{run} holds a checkpoint of an earlier run: add --resume to continue it, or give "
+            "another --run-dir."
+        )
+    if resume and not ckpt_path.exists():
+        raise InputError(f"--resume: no checkpoint in {run}; start without --resume.")
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{run}: cannot create the run folder ({exc.strerror}).") from exc
+
+    clips = [load_clip(v, t, options) for v, t in zip(videos, tracks, strict=True)]
+    n_frames = sum(len(c.pictures) for c in clips)
+    if n_frames < options.min_frames:
+        raise InputError(
+            f"only {n_frames} frames with a face to train on; the learned renderer needs at "
+            f"least {options.min_frames} (about 2 s of a talking clip): give a longer clip."
+        )
+    from ...report import mean_shape
+
+    all_lm = np.concatenate([t.landmarks[: used_frames(t, options.fraction)] for t in tracks])
+    ok = np.isfinite(all_lm).all(axis=(1, 2))
+    rows = np.flatnonzero(ok)
+    rows = rows[np.linspace(0, len(rows) - 1, min(len(rows), 400)).astype(int)]
+    identity = mean_shape(all_lm[rows])
+    sources = tuple(c.name for c in clips)
+
+    torch.set_num_threads(max(1, options.threads))
+    torch.manual_seed(options.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    net = build_net(options.width, IN_CHANNELS, OUT_CHANNELS).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=options.lr)
+    step, elapsed = 0, 0.0
+    history: list[tuple[int, float, float]] = []
+    if resume:
+        step, elapsed, history = _load_checkpoint(torch, ckpt_path, net, opt, options, sources)
+
+    warnings: list[str] = []
+    tb = open_tensorboard(run)
+    if tb is None:
+        warnings.append(TENSORBOARD_MISSING)
+    page = run / "index.html"
+    samples = PairPool(
+        clips, TrainOptions(**{**asdict(options), "pool": 4, "seed": options.seed + 1}), 0
+    )
+    budget = options.minutes * 60.0 if options.steps is None else math.inf
+
+    def tensor(a: np.ndarray) -> Any:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+    def lr_at(step: int, elapsed: float) -> float:
+        done = step / options.steps if options.steps is not None else elapsed / budget
+        return options.lr * (0.1 if done >= 0.7 else 1.0)
+
+    def save_checkpoint() -> None:
+        _save_checkpoint(torch, ckpt_path, net, opt, options, sources, step, elapsed, history)
+
+    per_epoch = options.pool // options.batch
+    pool: PairPool | None = None
+    pool_epoch = order_epoch = -1
+    last_ckpt = time.monotonic()
+    recent: list[tuple[float, float]] = []
+    try:
+        while (options.steps is None and elapsed < budget) or (
+            options.steps is not None and step < options.steps
+        ):
+            t0 = time.monotonic()  # the budget counts cutting pairs as well as the steps
+            epoch, pos = divmod(step, per_epoch)
+            if pool is None or epoch // options.pool_passes != pool_epoch:
+                pool = PairPool(clips, options, epoch // options.pool_passes)
+                pool_epoch, order_epoch = epoch // options.pool_passes, -1
+            if order_epoch != epoch:
+                pool.shuffle(epoch)
+                order_epoch = epoch
+            x, y, w = (tensor(a) for a in pool.batch(pos * options.batch, options.batch))
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, elapsed)
+            net.train()
+            pred = net(x)
+            loss = loss_terms(torch, pred, y, w, options.grad_weight).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                warp_loss = loss_terms(torch, x[:, :OUT_CHANNELS], y, w, options.grad_weight).mean()
+            step += 1
+            elapsed += time.monotonic() - t0
+            now = (loss.item(), warp_loss.item())
+            recent.append(now)
+            if step % options.log_every == 0 or step == 1:
+                lv = float(np.mean([r[0] for r in recent]))
+                wv = float(np.mean([r[1] for r in recent]))
+                history.append((step, lv, wv))
+                recent.clear()
+                if tb is not None:
+                    tb.add_scalar("loss/train", lv, step)
+                    tb.add_scalar("loss/warp_only", wv, step)
+                    tb.add_scalar("lr", lr_at(step, elapsed), step)
+            if step % options.sample_every == 0 or step == 1:
+                _pictures(torch, net, samples, device, tb, page, out.stem, step, elapsed, history)
+            if on_step is not None:
+                on_step(TrainProgress(step, elapsed, budget, options.steps, *now))
+            if time.monotonic() - last_ckpt >= options.checkpoint_seconds:
+                save_checkpoint()
+                last_ckpt = time.monotonic()
+    except KeyboardInterrupt:
+        save_checkpoint()  # resumable with --resume; nothing is written under the model's name
+        raise
+    save_checkpoint()
+    _pictures(torch, net, samples, device, tb, page, out.stem, step, elapsed, history)
+    if tb is not None:
+        tb.close()
+    net.cpu()
+    config = NetConfig(size=options.size, width=options.width, work_scale=1.0)
+    save_model(out, net, config, identity, sources, step, elapsed / 60.0)
+    k = max(1, min(5, len(history) // 4))
+    return TrainResult(
+        model=out,
+        run_dir=run,
+        page=page,
+        steps=step,
+        minutes=elapsed / 60.0,
+        frames=n_frames,
+        parameters=parameter_count(net),
+        first_loss=float(np.mean([h[1] for h in history[:k]])) if history else math.nan,
+        last_loss=float(np.mean([h[1] for h in history[-k:]])) if history else math.nan,
+        warp_loss=float(np.mean([h[2] for h in history[-k:]])) if history else math.nan,
+        warnings=warnings,
+    )
+
+
+def _pictures(
+    torch: Any,
+    net: Any,
+    samples: PairPool,
+    device: str,
+    tb: Any | None,
+    page: Path,
+    title: str,
+    step: int,
+    elapsed: float,
+    history: list[tuple[int, float, float]],
+) -> None:
+    """Render the fixed sample pairs: the HTML page and a TensorBoard image."""
+    net.eval()
+    with torch.no_grad():
+        x = torch.from_numpy(samples.inputs.astype(np.float32)).to(device)
+        y = net(x).clamp(0, 1).cpu().numpy()
+    inputs = samples.inputs[:, :OUT_CHANNELS].astype(np.float32).transpose(0, 2, 3, 1)
+    outputs = y.transpose(0, 2, 3, 1)
+    targets = samples.targets.astype(np.float32).transpose(0, 2, 3, 1)
+    try:
+        write_page(
+            page,
+            f"learned renderer: {title}",
+            step,
+            elapsed / 60,
+            inputs,
+            outputs,
+            targets,
+            history,
+        )
+    except OSError as exc:
+        raise OutputError(f"{page}: cannot write the training page ({exc.strerror}).") from exc
+    if tb is not None:
+        tb.add_image(
+            "samples/input_output_target",
+            sample_grid(inputs, outputs, targets),
+            step,
+            dataformats="HWC",
+        )
+
+
+def _save_checkpoint(
+    torch: Any,
+    path: Path,
+    net: Any,
+    opt: Any,
+    options: TrainOptions,
+    sources: tuple[str, ...],
+    step: int,
+    elapsed: float,
+    history: list[tuple[int, float, float]],
+) -> None:
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "options": asdict(options),
+        "sources": list(sources),
+        "step": step,
+        "elapsed": elapsed,
+        "history": [list(h) for h in history],
+        "net": net.state_dict(),
+        "opt": opt.state_dict(),
+    }
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+    except OSError as exc:
+        raise OutputError(
+            f"{path}: cannot write the checkpoint ({exc.strerror or exc}); free some disk space "
+            "or give another --run-dir, then run again with --resume."
+        ) from exc
+
+
+# Options that must match for --resume to continue the same run (the budget may grow).
+_RESUME_KEYS = (
+    "size", "width", "batch", "seed", "fraction", "pool", "pool_passes", "mouth_gain", "grad_weight"
+)  # fmt: skip
+
+
+def _load_checkpoint(
+    torch: Any,
+    path: Path,
+    net: Any,
+    opt: Any,
+    options: TrainOptions,
+    sources: tuple[str, ...],
+) -> tuple[int, float, list[tuple[int, float, float]]]:
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a damaged checkpoint: torch raises zip, pickle or EOF errors
+        raise InputError(
+            f"{path}: the checkpoint is damaged ({type(exc).__name__}); delete it and train "
+            "without --resume."
+        ) from exc
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(
+            f"{path}: not a train-renderer checkpoint; delete it or use another --run-dir."
+        )
+    old = data["options"]
+    differ = [k for k in _RESUME_KEYS if old.get(k) != asdict(options)[k]]
+    if differ or tuple(data["sources"]) != sources:
+        what = ", ".join(differ) if differ else "the clips"
+        raise InputError(
+            f"--resume: the checkpoint in {path.parent} was trained with other settings ({what}); "
+            "give the same clips and options, or another --run-dir."
+        )
+    net.load_state_dict(data["net"])
+    opt.load_state_dict(data["opt"])
+    history = [(int(h[0]), float(h[1]), float(h[2])) for h in data["history"]]
+    return int(data["step"]), float(data["elapsed"]), history
+
+
+__all__ = [
+    "CHECKPOINT",
+    "TrainOptions",
+    "TrainProgress",
+    "TrainResult",
+    "load_clip",
+    "train_renderer",
+    "working_scale",
+]
