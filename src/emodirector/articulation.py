@@ -57,7 +57,7 @@ def inner_lip_gaps(
     return np.asarray(np.maximum(pts[:, n:, 1] - pts[:, :n, 1], 0.0))
 
 
-RISE_FRAMES = 8  # an added opening grows or shrinks over at least this many frames
+RISE_FRAMES = 6  # an added jaw drop / lip raise grows or shrinks over at least this many frames
 
 
 def smooth_gate(gate: np.ndarray, frames: int = RISE_FRAMES) -> np.ndarray:
@@ -75,10 +75,14 @@ def smooth_gate(gate: np.ndarray, frames: int = RISE_FRAMES) -> np.ndarray:
 
 
 def articulation_gates(gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inner-lip gaps (T, 9) of the whole track (NaN where no face) -> smoothed gates: per frame
-    (T,) for the lip-parting channels, per pair (T, 9) for the pairs' relative motion."""
+    """Inner-lip gaps (T, 9) of the whole track (NaN where no face) -> gates: per frame (T,),
+    smoothed in time, for the lip-parting channels; per pair (T, 9) for the pairs' relative
+    motion."""
     frame = opening_gate(np.nanmean(gaps[:, _MIDDLE], axis=1) if gaps.size else gaps[:, 0])
-    return smooth_gate(frame), smooth_gate(opening_gate(gaps))
+    # Only the lip-parting channels (jaw drop, lip raise: large motions of the chin and lips)
+    # fade in time; the pairs' own gate stays per frame, so the opening follows the speech.
+    pair = opening_gate(gaps)
+    return smooth_gate(frame), np.where(np.isfinite(pair), pair, 0.0)
 
 
 def gate_opening(delta: np.ndarray, gate: np.ndarray) -> np.ndarray:
