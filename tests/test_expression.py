@@ -260,14 +260,3 @@ def test_person_basis_fits_held_out_frames_better_than_generic(
           f"person={err['person']:.4f}")  # fmt: skip
     assert err["generic"] < 0.8 * err["mean"]
     assert err["person"] < err["generic"]
-
-
-def test_smoothed_gate_keeps_closures_and_limits_its_rate() -> None:
-    from emodirector.articulation import RISE_FRAMES, smooth_gate
-
-    gate = np.array([1.0] * 20 + [0.0] + [1.0] * 20 + [np.nan] + [1.0] * 5)
-    out = smooth_gate(gate)
-    assert np.all(out <= np.nan_to_num(gate) + 1e-12)  # never more than the input
-    assert out[20] == 0.0 and out[19] == 0.0 and out[21] == 0.0  # a closure and its neighbours
-    assert np.abs(np.diff(out)).max() <= 1.0 / RISE_FRAMES + 1e-12  # no jump
-    assert out[0] == 1.0 and out[-1] <= 1.0

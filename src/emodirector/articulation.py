@@ -57,48 +57,21 @@ def inner_lip_gaps(
     return np.asarray(np.maximum(pts[:, n:, 1] - pts[:, :n, 1], 0.0))
 
 
-RISE_FRAMES = 8  # an added opening grows or shrinks over at least this many frames
-
-
-def smooth_gate(gate: np.ndarray, frames: int = RISE_FRAMES) -> np.ndarray:
-    """(T, ...) gates in time order -> gates that change by at most 1/frames per frame and never
-    exceed the input (min over k of gate[t + k] + (|k| - 1) / frames): a closure stays closed
-    (and its neighbouring frames too), and an added opening fades in and out around it instead
-    of jumping with the speech's own opening, whose largest steps are right at the closure."""
-    g = np.where(np.isfinite(gate), gate, 0.0)
-    out = g.copy()
-    for k in range(1, frames + 2):
-        step = (k - 1) / frames
-        out[:-k] = np.minimum(out[:-k], g[k:] + step)
-        out[k:] = np.minimum(out[k:], g[:-k] + step)
-    return out
-
-
-def articulation_gates(gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inner-lip gaps (T, 9) of the whole track (NaN where no face) -> smoothed gates: per frame
-    (T,) for the lip-parting channels, per pair (T, 9) for the pairs' relative motion."""
-    frame = opening_gate(np.nanmean(gaps[:, _MIDDLE], axis=1) if gaps.size else gaps[:, 0])
-    return smooth_gate(frame), smooth_gate(opening_gate(gaps))
-
-
-def gate_opening(delta: np.ndarray, gate: np.ndarray) -> np.ndarray:
-    """Blendshape changes (B, 52) with the added part of OPENING_CHANNELS scaled by each frame's
-    opening gate (B,) (articulation_gates)."""
+def gate_opening(delta: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """Blendshape changes (B, 52) with the added part of OPENING_CHANNELS scaled by the frame's
+    opening gate (the mean gap of the middle inner-lip pairs, from `gaps` (B, 9))."""
+    gate = opening_gate(gaps[:, _MIDDLE].mean(axis=1))
     out = delta.copy()
     cols = list(OPENING_CHANNELS)
     out[:, cols] = np.where(delta[:, cols] > 0, delta[:, cols] * gate[:, None], delta[:, cols])
     return out
 
 
-def keep_articulation(
-    disp: np.ndarray, gap: np.ndarray, template: np.ndarray, gate: np.ndarray | None = None
-) -> np.ndarray:
+def keep_articulation(disp: np.ndarray, gap: np.ndarray, template: np.ndarray) -> np.ndarray:
     """Correct displacements (B, 478, 3) so the lips articulate as in the original.
 
     `gap` (B, 9) is the original inner-lip opening of the same frames (inner_lip_gaps), in the
-    normalised space; `gate` (B, 9) the share of an opening edit each pair takes (default:
-    opening_gate(gap); articulation_gates smooths it in time); `template` the basis template.
-    Returns the corrected displacements.
+    normalised space; `template` the basis template. Returns the corrected displacements.
     """
     ups = [u for u, _ in INNER_LIP_PAIRS]
     lows = [lo for _, lo in INNER_LIP_PAIRS]
@@ -106,7 +79,7 @@ def keep_articulation(
     opens = rel[:, :, 1]  # > 0: the edit opens the pair
     keep = np.where(
         opens > 0,
-        opening_gate(gap) if gate is None else gate,
+        opening_gate(gap),
         np.minimum(1.0, SHRINK * gap / np.maximum(-opens, 1e-9)),
     )  # (B, 9) share of the relative motion kept
     half = (1.0 - keep)[:, :, None] * rel / 2  # moved back toward the pair's shared motion

@@ -464,29 +464,13 @@ def apply_basis(
     `gains` (52,) scales each channel's change before it becomes geometry (the delivery
     calibration, see signatures.DELIVERY_GAINS); None = 1.
     """
-    from .articulation import (
-        articulation_gates,
-        gate_opening,
-        inner_lip_gaps,
-        keep_articulation,
-        smooth_gate,
-    )
+    from .articulation import gate_opening, inner_lip_gaps, keep_articulation
 
     if out is None:
         out = np.empty(track.landmarks.shape, dtype=np.float32)
     editable = track.valid & np.isfinite(norm.scale)
     fields = basis.fields.astype(np.float64)
     template = basis.template.astype(np.float64)
-    gaps = np.full((track.n_frames, len(INNER_LIP_PAIRS)), np.nan)
-    if lips == "articulation":  # the gates need every frame's lips first (smoothed in time)
-        for sl in blocks(track.n_frames, block):
-            rows = sl.start + np.flatnonzero(editable[sl])
-            lm = track.landmarks[rows].astype(np.float64)
-            gaps[rows] = inner_lip_gaps(lm, functools.partial(to_normalised, norm=norm, rows=rows))
-            release(track.landmarks, sl.start, sl.stop)
-        frame_gate, pair_gate = articulation_gates(gaps)
-    # An eye's edit fades out over a few frames before a blink and back in after it.
-    closed = 1.0 - smooth_gate(1.0 - eyes_closed(np.nan_to_num(track.blendshapes)))
     for sl in blocks(track.n_frames, block):
         out[sl] = track.landmarks[sl]
         rows = sl.start + np.flatnonzero(editable[sl])
@@ -495,14 +479,16 @@ def apply_basis(
             if gains is not None:
                 delta = delta * gains
             moved = track.landmarks[rows].astype(np.float64)
+            gaps = None
             if lips == "articulation":
-                delta = gate_opening(delta, frame_gate[rows])
+                gaps = inner_lip_gaps(moved, functools.partial(to_normalised, norm=norm, rows=rows))
+                delta = gate_opening(delta, gaps)
             disp = np.einsum("bc,cnk->bnk", delta, fields)
             if protect_blinks:
-                disp = keep_blinks(disp, track.blendshapes[rows], template, closed[rows])
+                disp = keep_blinks(disp, track.blendshapes[rows], template)
             disp[:, list(UPPER_OUTLINE)] = 0.0
-            if lips == "articulation":
-                disp = keep_articulation(disp, gaps[rows], basis.template, pair_gate[rows])
+            if gaps is not None:
+                disp = keep_articulation(disp, gaps, basis.template)
             elif lips == "exact":
                 disp = keep_lip_opening(disp, basis.template)
             moved += to_frame_displacement(disp, norm, rows)
@@ -515,34 +501,19 @@ def apply_basis(
 _BLINKS = (BLENDSHAPE_NAMES.index("eyeBlinkRight"), BLENDSHAPE_NAMES.index("eyeBlinkLeft"))
 
 
-def eyes_closed(blendshapes: np.ndarray) -> np.ndarray:
-    """(T, 2) how closed each eye is (0 open .. 1 closed), from eyeBlink."""
-    return np.stack(
-        [np.clip((blendshapes[:, k] - (BLINK_CLOSED - 0.15)) / 0.15, 0.0, 1.0) for k in _BLINKS],
-        axis=1,
-    )
-
-
-def keep_blinks(
-    disp: np.ndarray,
-    blendshapes: np.ndarray,
-    template: np.ndarray,
-    closed: np.ndarray | None = None,
-) -> np.ndarray:
+def keep_blinks(disp: np.ndarray, blendshapes: np.ndarray, template: np.ndarray) -> np.ndarray:
     """Freeze the edit around an eye while it is closed, so blinks stay as they were.
 
     The freeze covers the eyelids fully (within 0.2 IOD of the eye centre) and fades out by
-    0.35 IOD, so the brows keep most of their edit during a blink. `closed` (B, 2): how closed
-    each eye is (default eyes_closed(blendshapes); apply_basis spreads it over neighbouring
-    frames so that a large edit does not jump off and on with the blink).
+    0.35 IOD, so the brows keep most of their edit during a blink.
     """
     out = disp.copy()
-    shut = eyes_closed(blendshapes) if closed is None else closed
-    for k, (a, b) in enumerate(EYE_CORNERS):
+    for (a, b), blink in zip(EYE_CORNERS, _BLINKS, strict=True):
         centre = template[[a, b], :2].mean(axis=0)
         d = np.linalg.norm(template[:, :2] - centre, axis=1)
         region = np.clip((0.35 - d) / 0.15, 0.0, 1.0)  # 1 on the eye, 0 beyond 0.35 IOD
-        out *= 1.0 - shut[:, k, None, None] * region[None, :, None]
+        closed = np.clip((blendshapes[:, blink] - (BLINK_CLOSED - 0.15)) / 0.15, 0.0, 1.0)
+        out *= 1.0 - closed[:, None, None] * region[None, :, None]
     return out
 
 
