@@ -282,6 +282,16 @@ def test_partial_files_of_a_killed_run_are_removed_by_the_next(
     assert live.exists()
 
 
+@pytest.fixture
+def python_ctrl_c() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as in a fresh interpreter: an earlier test in the same
+    process (a server, a library) may have left its own handler installed."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_landmarker_made_when_ctrl_c_lands_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     import emodirector.track as track_module
 
@@ -305,6 +315,7 @@ def test_landmarker_made_when_ctrl_c_lands_is_closed(monkeypatch: pytest.MonkeyP
     assert len(made) == 1 and made[0].closed  # closed now, not by a finaliser at exit
 
 
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_a_second_ctrl_c_cannot_cut_the_worker_join_short() -> None:
     def slow() -> Iterator[int]:
         for i in range(100):
@@ -324,6 +335,7 @@ def test_a_second_ctrl_c_cannot_cut_the_worker_join_short() -> None:
     assert not alive  # no worker thread left inside native code
 
 
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_ctrl_c_while_the_worker_starts_still_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """The race a SIGTERM test hit: a signal right after the thread started, before the block
     that stops it was entered; the reader was then closed under the running decoder (SIGSEGV)."""
