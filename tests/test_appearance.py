@@ -17,6 +17,7 @@ import pytest
 
 from conftest import shared_clip
 from emodirector import realism as R
+from emodirector.cli.common import add_overwrite_argument
 from emodirector.cli.render import add_video_arguments, renderer_name, video_options
 from emodirector.errors import InputError
 from emodirector.render import FACE_OVAL, FaceEdit, RenderOptions, i420_planes
@@ -217,6 +218,7 @@ def test_skin_mask_is_zero_past_the_oval_and_on_the_lips(
 def test_cli_picks_the_renderer_in_one_place() -> None:
     parser = argparse.ArgumentParser()
     add_video_arguments(parser)
+    add_overwrite_argument(parser)  # video_options reads --overwrite too (as `render` parses it)
     on = video_options(parser.parse_args(["--appearance", "on"]))
     off = video_options(parser.parse_args(["--appearance", "off"]))
     assert on.render.renderer == "appearance" and off.render.renderer == "warp"
