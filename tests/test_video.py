@@ -168,6 +168,25 @@ def test_stats_count_frames_handed_out_when_the_consumer_stops_early(tmp_path: P
         assert reader.stats.decoded == 5
 
 
+def test_frames_at_gives_the_same_frames_and_skips_pictures_nothing_needs() -> None:
+    """frames_at (the mouth bank's reader) gives exactly the frames frames() gives at the chosen
+    times, pixels and timestamps, and decodes fewer pictures: the sample's unreferenced
+    B-frames that were not chosen are skipped by the decoder."""
+    path = feat_clip("single_face.mp4")  # H.264 with B-frames, 72 frames
+    with VideoReader(path) as reader:
+        every = list(reader)
+    chosen = [every[i] for i in (0, 3, 17, 18, 40, len(every) - 1)]
+    with VideoReader(path) as reader:
+        got = list(reader.frames_at(np.array([f.time for f in reversed(chosen)])))
+        decoded = reader.stats.decoded
+    assert [(f.time, f.pts) for f in got] == [(f.time, f.pts) for f in chosen]
+    for a, b in zip(got, chosen, strict=True):
+        assert np.array_equal(a.yuv, b.yuv)
+    assert decoded <= len(every) - 20  # 35 of its 72 pictures are referred to by none
+    with VideoReader(path) as reader:
+        assert list(reader.frames_at(np.array([every[5].time + 0.01]))) == []
+
+
 # ----------------------------------------------------------------------------------- writing
 
 

@@ -148,12 +148,25 @@ def edit(
     with claimed(outs.values()):
         references = load_references(request.references, hook, options.track)
         tracked = _track(
-            video, options.track, window, hook, options.video.prefetch, options.landmarks_on_disk
+            video,
+            options.track,
+            window,
+            hook,
+            options.video.prefetch,
+            options.landmarks_on_disk,
+            info=pre.info,
         )
         edited = manipulate(tracked.track, request, options.manipulate, references)
         kept = _keep(outs.get(KEPT_TRACK), outs.get(KEPT_EDITED), tracked.track, edited)
         stats = _render_pass(
-            video, edited, outs["-o"], options.video, outs.get("--compare"), window, hook
+            video,
+            edited,
+            outs["-o"],
+            options.video,
+            outs.get("--compare"),
+            window,
+            hook,
+            info=pre.info,
         )
     return EditResult(
         render=stats,
@@ -172,13 +185,15 @@ def _track(
     hook: ProgressHook,
     prefetch: int,
     landmarks_on_disk: bool = False,
+    *,
+    info: VideoInfo | None = None,
 ) -> TrackResult:
     """Pass 1: track the face over the range; NoFaceError when it holds no face at all.
 
     As track_video, with decoding ahead in a thread while MediaPipe runs on the previous frame.
     """
     options.check()
-    with VideoReader(video) as reader:
+    with VideoReader(video, info=info) as reader:
         info = reader.info
         total = info.frame_count if window is None else None
         with prefetched(_frames_in(reader, window), prefetch) as frames:
@@ -276,7 +291,9 @@ def render_video(
     pre = preflight_render(video, output, options, compare=compare)
     outs = pre.outputs.paths
     with claimed(outs.values()):
-        return _render_pass(video, edited, outs["-o"], options, outs.get("--compare"), window, hook)
+        return _render_pass(
+            video, edited, outs["-o"], options, outs.get("--compare"), window, hook, info=pre.info
+        )
 
 
 def _render_pass(
@@ -287,11 +304,14 @@ def _render_pass(
     compare: Path | None,
     window: tuple[float, float] | None,
     hook: ProgressHook,
+    *,
+    info: VideoInfo | None = None,
 ) -> RenderStats:
-    """Pass 2 over checked, claimed outputs (see render_video)."""
+    """Pass 2 over checked, claimed outputs (see render_video). info: the video's probe, if
+    the caller has it already (preflight)."""
     t0 = time.perf_counter()
     renderer = make_renderer(options.render)
-    with VideoReader(video) as reader:
+    with VideoReader(video, info=info) as reader:
         info = reader.info
         _check_match(edited, info, video)
         renderer.prepare(video, edited, window)

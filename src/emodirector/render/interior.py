@@ -389,23 +389,29 @@ def _decode_entries(
     rows: np.ndarray,
     shapes: np.ndarray,
 ) -> list[BankEntry]:
-    """Decode the clip up to the last chosen row and keep each chosen frame's mouth crop."""
-    wanted = {int(r) for r in rows}
-    times = edited.original.timestamps
-    entries: list[BankEntry] = []
+    """Decode the clip up to the last chosen row and keep each chosen frame's mouth crop.
+
+    The chosen frames are found by their times (the track's rows hold them); pictures that no
+    chosen frame needs are not decoded at all (VideoReader.frames_at)."""
+    times = np.asarray(edited.original.timestamps, dtype=np.float64)
+    chosen = sorted({int(r) for r in rows if 0 <= r < len(times)})
     start = -math.inf if window is None else window[0]
-    row = 0
+    chosen = [r for r in chosen if times[r] >= start - 1e-3]
+    entries: list[BankEntry] = []
+    if not chosen:
+        return entries
+    left = list(chosen)
     with VideoReader(video) as reader:
-        for frame in reader:
-            if frame.time < start - 1e-3:
+        for frame in reader.frames_at(times[chosen]):
+            row = next((r for r in left if abs(frame.time - times[r]) <= 1e-3), None)
+            if row is None:
                 continue
-            if row > max(wanted) or row >= len(times):
+            left.remove(row)
+            entry = _crop(frame.yuv, np.asarray(edited.original.landmarks[row]), row, shapes)
+            if entry is not None:
+                entries.append(entry)
+            if not left:
                 break
-            if row in wanted and abs(frame.time - times[row]) <= 1e-3:
-                entry = _crop(frame.yuv, np.asarray(edited.original.landmarks[row]), row, shapes)
-                if entry is not None:
-                    entries.append(entry)
-            row += 1
     return entries
 
 
