@@ -5,7 +5,7 @@ budget, then choose (calm, expressive) pairs among the last 20 % (realism.select
 the warp and the learned renderer on the same pairs (realism.score_pairs: SSIM, PSNR, gradient
 error per face region). Prints one markdown table.
 
-    .venv/bin/python scripts/learned_heldout.py --minutes 3 [--clips talking_frontal_a ...]
+    .venv/bin/python scripts/learned_heldout.py [--steps N | --minutes N] [--clips NAME ...]
 """
 
 from __future__ import annotations
@@ -36,11 +36,16 @@ REGIONS = ("face", "mouth", "nasolabial")
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--minutes", type=float, default=None, help="default: the default budget")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--clips", nargs="+", default=list(CLIPS))
     ap.add_argument("--pairs", type=int, default=8)
     ap.add_argument("--work", default="/tmp/learned_heldout")
+    ap.add_argument("--lr", type=float, default=TrainOptions.lr)
+    ap.add_argument("--augment", type=float, default=TrainOptions.augment)
+    ap.add_argument("--no-motion", action="store_true", help="train without the motion input")
+    ap.add_argument("--threads", type=int, default=TrainOptions.threads)
+    ap.add_argument("--tag", default="", help="suffix of the model files (compare settings)")
     ap.add_argument(
         "--blend",
         choices=("correct", "replace"),
@@ -59,9 +64,17 @@ def main() -> None:
         else:
             track = track_video(video).track
             save_track(track, tpath)
-        options = TrainOptions(minutes=args.minutes, steps=args.steps, fraction=0.8)
-        model = work / f"{name}.pt"
-        run = work / f"{name}.run"
+        options = TrainOptions(
+            minutes=args.minutes,
+            steps=args.steps,
+            fraction=0.8,
+            lr=args.lr,
+            augment=args.augment,
+            motion=not args.no_motion,
+            threads=args.threads,
+        )
+        model = work / f"{name}{args.tag}.pt"
+        run = work / f"{name}{args.tag}.run"
         if not model.exists():
             t0 = time.monotonic()
             res = train_renderer([video], [track], model, options, run_dir=run)
@@ -69,7 +82,9 @@ def main() -> None:
             print(
                 f"{name}: {res.steps} steps, {res.minutes:.1f} min training ({wall:.1f} min "
                 f"with cutting), loss {res.first_loss:.4f} -> {res.last_loss:.4f} "
-                f"(warp only {res.warp_loss:.4f})",
+                f"(warp only {res.warp_loss:.4f}); gain {res.gain:.1f} on "
+                f"{res.validation_frames} held-back frames (loss {res.validation_loss:.4f}, warp "
+                f"{res.validation_warp:.4f})",
                 flush=True,
             )
         held = np.arange(used_frames(track, 0.8), track.n_frames)

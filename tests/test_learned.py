@@ -20,12 +20,15 @@ from emodirector.types import EditedTrack
 
 torch = pytest.importorskip("torch")
 
-from emodirector.render.learned.modelfile import FORMAT, load_model  # noqa: E402
+from emodirector.render.learned.modelfile import FORMAT, load_model, save_model  # noqa: E402
 from emodirector.render.learned.train import (  # noqa: E402
     CHECKPOINT,
+    GAINS,
     PairPool,
     TrainOptions,
     TrainProgress,
+    TrainResult,
+    best_gain,
     load_clip,
     loss_terms,
     train_renderer,
@@ -53,9 +56,21 @@ def track(tracked: Callable[..., TrackResult]) -> TrackResult:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory, track: TrackResult) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory, track: TrackResult) -> TrainResult:
     out = tmp_path_factory.mktemp("learned") / "person.pt"
-    train_renderer([shared_clip(CLIP)], [track.track], out, TINY)
+    return train_renderer([shared_clip(CLIP)], [track.track], out, TINY)
+
+
+@pytest.fixture(scope="module")
+def model(trained: TrainResult) -> Path:
+    return trained.model
+
+
+def _with_gain(model: Path, gain: float, folder: Path) -> Path:
+    """A copy of the model that keeps `gain` of its network's correction."""
+    m = load_model(model)
+    out = folder / f"gain{gain}.pt"
+    save_model(out, m.net, replace(m.config, gain=gain), m.identity, m.sources, m.steps, m.minutes)
     return out
 
 
@@ -81,6 +96,34 @@ def test_trains_saves_and_the_loss_falls(model: Path, track: TrackResult) -> Non
     pool = PairPool([load_clip(shared_clip(CLIP), track.track, TINY)], TINY, 0)
     learned, warp = _pool_loss(m.net, pool)
     assert learned < 0.97 * warp, (learned, warp)
+
+
+def test_held_back_frames_choose_how_much_correction_to_keep(trained: TrainResult) -> None:
+    """The last 10 % of the frames (5 of 52) are never trained on; the model keeps the share of
+    its correction that serves them best, and says so on the page and in the file."""
+    assert trained.validation_frames == 5
+    assert trained.gain in GAINS and load_model(trained.model).config.gain == trained.gain
+    assert trained.validation_loss <= trained.validation_warp  # gain 0 (the warp) is a choice
+    assert "Validation (frames held back" in trained.page.read_text()
+    assert best_gain(np.array([0.5, 0.4, 0.3, 0.35] + [0.6] * 7)) == 0.2
+    assert best_gain(np.full(len(GAINS), 0.1)) == 0.0  # a tie keeps the plain warp
+
+
+@pytest.mark.parametrize("blend", ["correct", "replace"])
+def test_a_model_that_learned_nothing_renders_the_plain_warp(
+    model: Path, track: TrackResult, tmp_path: Path, blend: str
+) -> None:
+    from emodirector.realism import decode_frames
+    from emodirector.render import FaceEdit, WarpRenderer
+
+    zero = _with_gain(model, 0.0, tmp_path)
+    r = make_renderer(RenderOptions(renderer="learned", model=str(zero), learned_blend=blend))  # type: ignore[arg-type]
+    edited = _edited(track)
+    frame = decode_frames(shared_clip(CLIP), [3])[3]
+    t = track.track
+    face = FaceEdit(3, t.landmarks[3], edited.landmarks[3], t.blendshapes[3], t.blendshapes[3])
+    out = r.render(frame.yuv, face)
+    assert np.array_equal(out.yuv, WarpRenderer().render(frame.yuv, face).yuv)
 
 
 def test_interrupted_run_resumes_to_the_same_model(
@@ -122,11 +165,12 @@ def _edited(track: TrackResult, shift: float = 4.0) -> EditedTrack:
 
 
 @pytest.mark.parametrize("blend", ["correct", "replace"])
-def test_renders_only_the_face(model: Path, track: TrackResult, blend: str) -> None:
+def test_renders_only_the_face(model: Path, track: TrackResult, tmp_path: Path, blend: str) -> None:
     from emodirector.realism import decode_frames
     from emodirector.render import FaceEdit, WarpRenderer
 
-    options = RenderOptions(renderer="learned", model=str(model), learned_blend=blend)  # type: ignore[arg-type]
+    full = _with_gain(model, 1.0, tmp_path)  # whatever the calibration chose, paste it all
+    options = RenderOptions(renderer="learned", model=str(full), learned_blend=blend)  # type: ignore[arg-type]
     r = make_renderer(options)
     edited = _edited(track)
     r.prepare(shared_clip(CLIP), edited)

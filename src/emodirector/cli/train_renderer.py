@@ -37,12 +37,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--minutes",
         type=float,
-        default=_TRAIN.minutes,
         metavar="N",
-        help="training budget in wall-clock minutes (default %(default)s; tracking comes on top)",
+        help="train for N wall-clock minutes instead of the default budget (tracking comes on top)",
     )
     p.add_argument(
-        "--steps", type=int, metavar="N", help="stop after N steps instead (a deterministic length)"
+        "--steps", type=int, metavar="N", help="train for exactly N steps instead (deterministic)"
+    )
+    p.add_argument(
+        "--passes",
+        type=float,
+        default=_TRAIN.passes,
+        metavar="P",
+        help="the default budget: P passes over the training frames (default %(default)s), "
+        "stopped at --max-minutes",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=_TRAIN.max_minutes,
+        metavar="N",
+        help="time cap of the default budget (default %(default)s)",
     )
     p.add_argument("--seed", type=int, default=_TRAIN.seed, help="default %(default)s")
     p.add_argument(
@@ -67,7 +81,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train on the first F of each clip's frames, holding out the rest (default %(default)s)",
     )
     p.add_argument(
-        "--threads", type=int, default=_TRAIN.threads, help="CPU threads (default %(default)s)"
+        "--validation",
+        type=float,
+        default=_TRAIN.validation,
+        metavar="F",
+        help="hold back the last F of the training frames, never trained on, to choose how much "
+        "of the network's correction to keep (default %(default)s; 0 keeps all of it)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=_TRAIN.threads,
+        help="CPU threads; 0 = every core (default %(default)s); give 1 on a machine busy with "
+        "other work",
     )
     p.add_argument(
         "--run-dir", metavar="DIR", help="checkpoint, logs and page (default PERSON.run)"
@@ -87,8 +113,11 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         width=args.width,
         minutes=args.minutes,
         steps=args.steps,
+        passes=args.passes,
+        max_minutes=args.max_minutes,
         seed=args.seed,
         fraction=args.fraction,
+        validation=args.validation,
         threads=args.threads,
     )
 
@@ -173,6 +202,13 @@ def run(args: argparse.Namespace) -> int:
         f"{result.model}: {result.steps} steps, {result.minutes:.1f} min on {result.frames} frames, "
         f"{result.parameters / 1000:.0f} k parameters{loss}"
     )
+    if result.validation_frames:
+        info(
+            f"held-back check on {result.validation_frames} frames: loss "
+            f"{result.validation_loss:.4f} vs the plain warp's {result.validation_warp:.4f}; the "
+            f"model keeps {100 * result.gain:.0f} % of the network's correction"
+            + (" (it learned nothing that carries to new frames)" if result.gain == 0 else "")
+        )
     info(
         f"{Path(result.page)}: training page (input | output | target); TensorBoard logs in {result.run_dir}/tensorboard"
     )

@@ -23,7 +23,7 @@ from ...errors import InputError
 from ...types import EditedTrack
 from ..base import FaceEdit, RenderedFrame, RenderOptions
 from ..warp import WarpRenderer
-from .crops import CropBox, crop_box, cut, face_mask, geometry, paste
+from .crops import CropBox, crop_box, face_mask, network_input, paste
 from .modelfile import LearnedModel, load_model
 from .net import import_torch
 
@@ -98,10 +98,10 @@ class LearnedRenderer:
     def render(self, yuv: np.ndarray, face: FaceEdit | None) -> RenderedFrame:
         """The renderer contract (render/base.py): warp, then repaint the face with the network."""
         warped = self.warp.render(yuv, face)
-        if warped.outcome != "edited" or face is None:
-            return warped
+        if warped.outcome != "edited" or face is None or self.model.config.gain <= 0:
+            return warped  # gain 0: the network learned nothing that carries to new frames
         out = warped.yuv  # a new array: the warp never returns the input when it edits
-        face_yuv, delta, mask, box = self.face_crop(out, face.dst)
+        face_yuv, delta, mask, box = self.face_crop(out, face.src, face.dst)
         if self.options.learned_blend == "replace":
             paste(out, face_yuv, mask, box, add=False)
         else:
@@ -109,19 +109,19 @@ class LearnedRenderer:
         return RenderedFrame(yuv=out, outcome="edited", box=warped.box)
 
     def face_crop(
-        self, warped_yuv: np.ndarray, dst: np.ndarray
+        self, warped_yuv: np.ndarray, src: np.ndarray, dst: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, CropBox]:
-        """The network's (S, S, 3) Y U V face, its correction of the warped crop, the (S, S)
-        paste mask and the crop box."""
-        size = self.model.config.size
-        box = crop_box(dst, size)
-        x = np.concatenate([cut(warped_yuv, box), geometry(dst, box)], axis=2)
+        """The network's (S, S, 3) Y U V face, its correction of the warped crop (both with the
+        model's calibrated gain), the (S, S) paste mask and the crop box."""
+        config = self.model.config
+        box = crop_box(dst, config.size)
+        x = network_input(warped_yuv, src, dst, box, config.motion)
         torch = self.torch
         with torch.no_grad():
             t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(self.device)
             y = self.model.net(t)[0].clamp(0.0, 1.0).cpu().numpy().transpose(1, 2, 0)
-        y = np.ascontiguousarray(y)
-        return y, y - x[..., :3], face_mask(dst, box), box
+        delta = config.gain * (y - x[..., :3])
+        return np.ascontiguousarray(x[..., :3] + delta), delta, face_mask(dst, box), box
 
 
 __all__ = ["LearnedRenderer", "check_model_option", "identity_distance"]

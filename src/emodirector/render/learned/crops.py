@@ -4,7 +4,10 @@ Training and inference cut the same crops: a square of side CROP_SCALE x the lan
 centred on the TARGET geometry, resampled to S x S. The network sees, in that crop:
 - the source frame warped to the target geometry (the plain warp's output), Y U V in [0, 1];
 - the target geometry drawn as pictures: the mesh edges, the mouth (inner opening filled, lips
-  outlined), the eyes (openings filled, irises dotted).
+  outlined), the eyes (openings filled, irises dotted);
+- (models from version 2) how far the warp moved each part of the face (source -> target), as
+  two smooth pictures: where the warp stretched or compressed skin, the real face shows folds,
+  furrows or teeth that the warped pixels cannot have, and this says where and how much.
 It predicts the real frame's Y U V in the same crop. Only the face (a feathered oval) is pasted
 back, so pixels outside the face ring stay exactly as the warp left them.
 """
@@ -31,8 +34,11 @@ from ..mesh import (
 )
 
 CROP_SCALE = 1.35  # crop side / the larger side of the landmarks' bounding box
-IN_CHANNELS = 6  # warped Y U V + mesh, mouth, eyes
+GEOMETRY_CHANNELS = 6  # warped Y U V + mesh, mouth, eyes
+MOTION_CHANNELS = 2  # the warp's displacement (x, y) at each crop pixel
 OUT_CHANNELS = 3  # Y U V
+MOTION_GAIN = 8.0  # crop-size units -> input values of about +-0.5 for an expression's motion
+MOTION_SIGMA = 0.04  # landmark splat width, share of the crop side
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,60 @@ def geometry(landmarks: np.ndarray, box: CropBox) -> np.ndarray:
     return np.ascontiguousarray(out.transpose(1, 2, 0))
 
 
+def motion(src: np.ndarray, dst: np.ndarray, box: CropBox) -> np.ndarray:
+    """(S, S, 2) float32: the displacement dst - src of the landmarks, in crop sides x MOTION_GAIN,
+    spread smoothly over the crop (normalised Gaussian splats at the target points; 0 far from
+    the face)."""
+    s = box.size
+    p = box.to_crop(dst)
+    d = (dst[:, :2] - src[:, :2]) * (s / box.side) / s * MOTION_GAIN
+    inside = (p[:, 0] >= 0) & (p[:, 0] < s) & (p[:, 1] >= 0) & (p[:, 1] < s)
+    cols = np.clip(np.round(p[inside, 0]).astype(np.int64), 0, s - 1)
+    rows = np.clip(np.round(p[inside, 1]).astype(np.int64), 0, s - 1)
+    acc = np.zeros((3, s, s), np.float32)
+    np.add.at(acc[0], (rows, cols), 1.0)
+    np.add.at(acc[1], (rows, cols), d[inside, 0])
+    np.add.at(acc[2], (rows, cols), d[inside, 1])
+    sigma = MOTION_SIGMA * s
+    k = int(3 * sigma) * 2 + 1
+    for c in range(3):
+        acc[c] = cv2.GaussianBlur(acc[c], (k, k), sigma)
+    weight = acc[0]
+    out = np.zeros((s, s, 2), np.float32)
+    near = weight > 1e-3
+    for c in range(2):
+        out[..., c][near] = acc[c + 1][near] / weight[near] * np.minimum(weight[near] / 0.05, 1.0)
+    return out
+
+
+def in_channels(with_motion: bool) -> int:
+    """Channels of the network's input (see the module doc)."""
+    return GEOMETRY_CHANNELS + (MOTION_CHANNELS if with_motion else 0)
+
+
+def network_input(
+    warped: np.ndarray, src: np.ndarray, dst: np.ndarray, box: CropBox, with_motion: bool
+) -> np.ndarray:
+    """(S, S, C) float32: what the network sees, the same in training and at inference: the warped
+    I420 picture `warped` cut to `box`, the target geometry and (with_motion) the warp's motion."""
+    parts = [cut(warped, box), geometry(dst, box)]
+    if with_motion:
+        parts.append(motion(src, dst, box))
+    return np.concatenate(parts, axis=2)
+
+
+def jitter_box(box: CropBox, rng: np.random.Generator, amount: float) -> CropBox:
+    """The crop moved and scaled at random by up to `amount` of its side (training only): the
+    network must not learn where in the crop each frame's face sits."""
+    if amount <= 0:
+        return box
+    dx, dy, ds = rng.uniform(-amount, amount, size=3)
+    side = box.side * (1.0 + ds)
+    cx = box.x0 + box.side / 2 + dx * box.side
+    cy = box.y0 + box.side / 2 + dy * box.side
+    return CropBox(float(cx - side / 2), float(cy - side / 2), float(side), box.size)
+
+
 def face_mask(landmarks: np.ndarray, box: CropBox) -> np.ndarray:
     """(S, S) float32 in [0, 1]: the face oval, shrunk and feathered; 0 at the oval's edge.
 
@@ -195,13 +255,17 @@ def to_rgb(crop: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "CROP_SCALE",
-    "IN_CHANNELS",
+    "GEOMETRY_CHANNELS",
     "OUT_CHANNELS",
     "CropBox",
     "crop_box",
     "cut",
     "face_mask",
     "geometry",
+    "in_channels",
+    "jitter_box",
+    "motion",
+    "network_input",
     "loss_weight",
     "paste",
     "scale_i420",

@@ -29,6 +29,8 @@ class NetConfig:
     size: int = 128  # crop side in pixels (a multiple of 8)
     width: int = 16  # channels at full crop resolution
     work_scale: float = 1.0  # frames were shrunk by this before warping and cutting (training)
+    motion: bool = False  # the input holds the warp's motion (crops.motion); older files lack it
+    gain: float = 1.0  # share of the network's correction applied (calibrated on held-back frames)
 
 
 @dataclass
@@ -99,9 +101,9 @@ def load_model(path: str | os.PathLike[str]) -> LearnedModel:
         )
     try:
         config = NetConfig(**data["config"])
-        from .crops import IN_CHANNELS, OUT_CHANNELS
+        from .crops import OUT_CHANNELS, in_channels
 
-        net = build_net(config.width, IN_CHANNELS, OUT_CHANNELS)
+        net = build_net(config.width, in_channels(config.motion), OUT_CHANNELS)
         net.load_state_dict(data["state_dict"])
         identity = np.asarray(data["identity"].numpy(), dtype=np.float64)
     except (KeyError, TypeError, RuntimeError, AttributeError) as exc:

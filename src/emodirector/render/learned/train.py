@@ -27,7 +27,16 @@ from ...types import FaceTrack
 from ...video import VideoReader, atomic_path
 from ..base import RenderOptions
 from ..warp import WarpRenderer
-from .crops import IN_CHANNELS, OUT_CHANNELS, crop_box, cut, geometry, loss_weight, scale_i420
+from .crops import (
+    OUT_CHANNELS,
+    crop_box,
+    cut,
+    in_channels,
+    jitter_box,
+    loss_weight,
+    network_input,
+    scale_i420,
+)
 from .modelfile import NetConfig, save_model
 from .net import build_net, import_torch, parameter_count
 from .viz import TENSORBOARD_MISSING, open_tensorboard, sample_grid, write_page
@@ -44,9 +53,18 @@ class TrainOptions:
     size: int = 128  # face crop side in pixels (multiple of 8)
     width: int = 16  # network channels at full resolution (~210 k parameters at 16)
     batch: int = 6  # pairs per step
-    minutes: float = 15.0  # wall-clock training budget (tracking and cutting come on top)
-    steps: int | None = None  # stop after this many steps instead (a deterministic length)
-    lr: float = 2e-3  # Adam; drops 10x for the last 30 % of the budget
+    # The budget. Default: `passes` passes over the training frames (each frame a target that
+    # often; a deterministic length that grows with the footage), stopped early at `max_minutes`.
+    # `steps` (exactly that many) or `minutes` (wall-clock) replace it.
+    passes: float = 25.0
+    max_minutes: float = 15.0  # the default budget's wall-clock cap (tracking comes on top)
+    minutes: float | None = None  # wall-clock training budget instead (cutting pairs included)
+    steps: int | None = None  # stop after this many steps instead
+    lr: float = 1e-3  # Adam; drops 10x for the last 30 % of the budget
+    clip: float = 1.0  # largest gradient norm of a step (one bad batch cannot wreck the network)
+    motion: bool = True  # give the network the warp's motion (crops.motion)
+    augment: float = 0.03  # crops moved / scaled at random by up to this share of their side
+    validation: float = 0.1  # share of each clip's used frames (its end) held back to calibrate
     seed: int = 0
     fraction: float = 1.0  # train on the first `fraction` of each clip's frames (hold out the rest)
     min_frames: int = 50  # frames with a face needed in all (2 s at 25 fps)
@@ -56,7 +74,9 @@ class TrainOptions:
     pool_passes: int = (
         2  # epochs served by each pool (cutting a pair costs about a third of a step)
     )
-    threads: int = 1  # CPU threads for torch (2 threads on a busy 2-core machine ran 25x slower)
+    # CPU threads for torch; 0: every core this process may use. On a machine busy with other
+    # work give 1 (2 threads on a 2-core machine loaded by other jobs ran 25x slower).
+    threads: int = 0
     checkpoint_seconds: float = 60.0  # at most this long between checkpoints
     sample_every: int = 50  # steps between pictures (HTML page, TensorBoard)
     log_every: int = 10  # steps between scalars
@@ -66,10 +86,16 @@ class TrainOptions:
             raise InputError(f"crop size {self.size}: give a multiple of 8, at least 32.")
         if not 0.05 <= self.fraction <= 1.0:
             raise InputError(f"fraction {self.fraction}: give a share of the frames in (0.05, 1].")
-        if self.minutes <= 0 and self.steps is None:
-            raise InputError("give a positive --minutes or --steps budget.")
+        if self.minutes is not None and self.minutes <= 0:
+            raise InputError(f"--minutes {self.minutes}: give a positive budget.")
+        if self.passes <= 0 or self.max_minutes <= 0:
+            raise InputError("give a positive number of passes and a positive time cap.")
         if self.steps is not None and self.steps < 1:
             raise InputError(f"--steps {self.steps}: give at least 1.")
+        if not 0.0 <= self.validation <= 0.5:
+            raise InputError(f"validation {self.validation}: give a share in [0, 0.5].")
+        if self.threads < 0:
+            raise InputError(f"--threads {self.threads}: give 0 (every core) or more.")
         if self.batch < 1 or self.pool < self.batch:
             raise InputError(f"batch {self.batch} / pool {self.pool}: need 1 <= batch <= pool.")
 
@@ -80,8 +106,8 @@ class TrainProgress:
 
     step: int
     elapsed: float  # seconds of training so far (resumed runs included)
-    budget: float  # seconds of the time budget (inf with a step budget)
-    steps: int | None  # the step budget, if any
+    budget: float  # seconds of the time budget or cap (inf with an explicit step budget)
+    steps: int | None  # the step budget, if any (explicit, or from `passes`)
     loss: float
     warp_loss: float  # the same loss of the warped input itself (what the network starts from)
 
@@ -100,6 +126,10 @@ class TrainResult:
     first_loss: float  # mean loss over the first logged steps
     last_loss: float  # mean loss over the last logged steps
     warp_loss: float  # mean warp-only loss over the last logged steps
+    gain: float = 1.0  # share of the network's correction kept (calibrated on held-back frames)
+    validation_frames: int = 0  # frames held back from training to choose `gain`
+    validation_loss: float = math.nan  # loss on them with `gain`
+    validation_warp: float = math.nan  # loss of the plain warp on them
     warnings: list[str] = field(default_factory=list)
 
 
@@ -157,18 +187,32 @@ def load_clip(video: str | os.PathLike[str], track: FaceTrack, options: TrainOpt
     return Clip(name=name, pictures=pictures, landmarks=lm)
 
 
-class PairPool:
-    """Training samples: (input (B, 6, S, S), target (B, 3, S, S), weight (B, 1, S, S)), kept as
-    float16 (half the memory); each pool serves `pool_passes` epochs, each in its own order."""
+def split_clip(clip: Clip, share: float) -> tuple[Clip, Clip | None]:
+    """(training part, held-back end) of a clip: the last `share` of its frames (at least 2) are
+    kept for validation, as footage the network never sees, like the frames it will edit."""
+    n = len(clip.pictures)
+    k = int(round(n * share))
+    if k < 2 or n - k < 2:
+        return clip, None
+    head = Clip(clip.name, clip.pictures[: n - k], clip.landmarks[: n - k])
+    return head, Clip(clip.name, clip.pictures[n - k :], clip.landmarks[n - k :])
 
-    def __init__(self, clips: Sequence[Clip], options: TrainOptions, index: int) -> None:
+
+class PairPool:
+    """Training samples: (input (B, C, S, S), target (B, 3, S, S), weight (B, 1, S, S)), kept as
+    float16 (half the memory); each pool serves `pool_passes` epochs, each in its own order.
+    `jitter`: crops moved at random (options.augment); off for validation pairs."""
+
+    def __init__(
+        self, clips: Sequence[Clip], options: TrainOptions, index: int, jitter: bool = True
+    ) -> None:
         rng = np.random.default_rng([options.seed, index])
         warp = WarpRenderer(RenderOptions(min_face_width=0.0))
         sizes = np.array([len(c.pictures) for c in clips], dtype=np.float64)
         s = options.size
         n = options.pool
         self.seed = (options.seed, index)
-        self.inputs = np.empty((n, IN_CHANNELS, s, s), np.float16)
+        self.inputs = np.empty((n, in_channels(options.motion), s, s), np.float16)
         self.targets = np.empty((n, OUT_CHANNELS, s, s), np.float16)
         self.weights = np.empty((n, 1, s, s), np.float16)
         which = rng.choice(len(clips), size=n, p=sizes / sizes.sum())
@@ -176,7 +220,9 @@ class PairPool:
             clip = clips[int(which[k])]
             j = int(rng.integers(len(clip.pictures)))
             i = int(rng.integers(len(clip.pictures)))
-            self.inputs[k], self.targets[k], self.weights[k] = cut_pair(clip, i, j, warp, options)
+            self.inputs[k], self.targets[k], self.weights[k] = cut_pair(
+                clip, i, j, warp, options, rng if jitter else None
+            )
         self.order = np.arange(n)
 
     def shuffle(self, epoch: int) -> None:
@@ -189,13 +235,21 @@ class PairPool:
 
 
 def cut_pair(
-    clip: Clip, i: int, j: int, warp: WarpRenderer, options: TrainOptions
+    clip: Clip,
+    i: int,
+    j: int,
+    warp: WarpRenderer,
+    options: TrainOptions,
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One sample: frame i warped to frame j's geometry (+ that geometry) -> the real frame j."""
+    """One sample: frame i warped to frame j's geometry (+ that geometry) -> the real frame j.
+    With `rng`, the crop is jittered by options.augment."""
     src, dst = clip.landmarks[i], clip.landmarks[j]
     warped = warp.warp(clip.pictures[i], src, dst).yuv
     box = crop_box(dst, options.size)
-    x = np.concatenate([cut(warped, box), geometry(dst, box)], axis=2).transpose(2, 0, 1)
+    if rng is not None:
+        box = jitter_box(box, rng, options.augment)
+    x = network_input(warped, src, dst, box, options.motion).transpose(2, 0, 1)
     y = cut(clip.pictures[j], box).transpose(2, 0, 1)
     w = loss_weight(dst, box, options.mouth_gain)[None]
     return x, y, w
@@ -210,6 +264,58 @@ def loss_terms(torch: Any, pred: Any, target: Any, weight: Any, grad_weight: flo
     ex = (weight[:, :, :, 1:] * (gx(pred) - gx(target)).abs()).sum(dim=(1, 2, 3))
     ey = (weight[:, :, 1:, :] * (gy(pred) - gy(target)).abs()).sum(dim=(1, 2, 3))
     return l1 + grad_weight * (ex + ey) / wsum
+
+
+# Shares of the network's correction tried on the held-back frames (0 = the plain warp).
+GAINS = tuple(round(0.1 * k, 1) for k in range(11))
+VALIDATION_PAIRS = 64
+VALIDATION_SEED = 1_000_003  # the pool index of the validation pairs (apart from training's)
+
+
+def validation_losses(
+    torch: Any, net: Any, pool: PairPool, device: str, grad_weight: float
+) -> np.ndarray:
+    """(len(GAINS),) mean loss on the validation pairs when the network's correction is kept at
+    each gain of GAINS (gain 0: the warp alone)."""
+    net.eval()
+    totals = np.zeros(len(GAINS))
+    n = len(pool.inputs)
+    with torch.no_grad():
+        for start in range(0, n, 16):
+            x, y, w = (
+                torch.from_numpy(a[start : start + 16].astype(np.float32)).to(device)
+                for a in (pool.inputs, pool.targets, pool.weights)
+            )
+            base = x[:, :OUT_CHANNELS]
+            residual = net(x) - base
+            for g, gain in enumerate(GAINS):
+                pred = base + gain * residual
+                totals[g] += float(loss_terms(torch, pred, y, w, grad_weight).sum())
+    net.train()
+    return totals / max(n, 1)
+
+
+def best_gain(losses: np.ndarray) -> float:
+    """The gain of GAINS with the lowest validation loss (the smaller one on a tie)."""
+    return GAINS[int(np.argmin(np.round(losses, 7)))]
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def step_budget(options: TrainOptions, frames: int) -> tuple[int | None, float]:
+    """(steps or None, seconds) a run may take: explicit steps (no time limit), explicit minutes
+    (no step limit), or by default `passes` over the `frames` training frames within max_minutes."""
+    if options.steps is not None:
+        return options.steps, math.inf
+    if options.minutes is not None:
+        return None, options.minutes * 60.0
+    return max(1, math.ceil(options.passes * frames / options.batch)), options.max_minutes * 60.0
 
 
 def train_renderer(
@@ -240,11 +346,15 @@ def train_renderer(
     except OSError as exc:
         raise OutputError(f"{run}: cannot create the run folder ({exc.strerror}).") from exc
 
-    clips = [load_clip(v, t, options) for v, t in zip(videos, tracks, strict=True)]
+    loaded = [load_clip(v, t, options) for v, t in zip(videos, tracks, strict=True)]
+    parts = [split_clip(c, options.validation) for c in loaded]
+    clips = [p[0] for p in parts]
+    held = [p[1] for p in parts if p[1] is not None]
     n_frames = sum(len(c.pictures) for c in clips)
-    if n_frames < options.min_frames:
+    n_all = sum(len(c.pictures) for c in loaded)
+    if n_all < options.min_frames:
         raise InputError(
-            f"only {n_frames} frames with a face to train on; the learned renderer needs at "
+            f"only {n_all} frames with a face to train on; the learned renderer needs at "
             f"least {options.min_frames} (about 2 s of a talking clip): give a longer clip."
         )
     from ...report import mean_shape
@@ -256,15 +366,18 @@ def train_renderer(
     identity = mean_shape(all_lm[rows])
     sources = tuple(c.name for c in clips)
 
-    torch.set_num_threads(max(1, options.threads))
+    torch.set_num_threads(options.threads if options.threads > 0 else usable_cores())
     torch.manual_seed(options.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    net = build_net(options.width, IN_CHANNELS, OUT_CHANNELS).to(device)
+    net = build_net(options.width, in_channels(options.motion), OUT_CHANNELS).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=options.lr)
     step, elapsed = 0, 0.0
     history: list[tuple[int, float, float]] = []
+    validation: list[tuple[int, float, float, float]] = []
     if resume:
-        step, elapsed, history = _load_checkpoint(torch, ckpt_path, net, opt, options, sources)
+        step, elapsed, history, validation = _load_checkpoint(
+            torch, ckpt_path, net, opt, options, sources
+        )
 
     warnings: list[str] = []
     tb = open_tensorboard(run)
@@ -272,19 +385,44 @@ def train_renderer(
         warnings.append(TENSORBOARD_MISSING)
     page = run / "index.html"
     samples = PairPool(
-        clips, TrainOptions(**{**asdict(options), "pool": 4, "seed": options.seed + 1}), 0
+        clips, TrainOptions(**{**asdict(options), "pool": 4, "seed": options.seed + 1}), 0, False
     )
-    budget = options.minutes * 60.0 if options.steps is None else math.inf
+    n_held = sum(len(c.pictures) for c in held)
+    checks = (
+        PairPool(
+            held,
+            TrainOptions(**{**asdict(options), "pool": VALIDATION_PAIRS}),
+            VALIDATION_SEED,
+            jitter=False,
+        )
+        if held
+        else None
+    )
+
+    def validate() -> np.ndarray | None:
+        if checks is None:
+            return None
+        losses = validation_losses(torch, net, checks, device, options.grad_weight)
+        validation.append((step, float(losses[-1]), float(losses[0]), best_gain(losses)))
+        if tb is not None:
+            tb.add_scalar("validation/network", losses[-1], step)
+            tb.add_scalar("validation/warp_only", losses[0], step)
+            tb.add_scalar("validation/best_gain", best_gain(losses), step)
+        return losses
+
+    total, budget = step_budget(options, n_frames)
 
     def tensor(a: np.ndarray) -> Any:
         return torch.from_numpy(np.ascontiguousarray(a)).to(device)
 
     def lr_at(step: int, elapsed: float) -> float:
-        done = step / options.steps if options.steps is not None else elapsed / budget
+        done = max(step / total if total is not None else 0.0, elapsed / budget)
         return options.lr * (0.1 if done >= 0.7 else 1.0)
 
     def save_checkpoint() -> None:
-        _save_checkpoint(torch, ckpt_path, net, opt, options, sources, step, elapsed, history)
+        _save_checkpoint(
+            torch, ckpt_path, net, opt, options, sources, step, elapsed, history, validation
+        )
 
     per_epoch = options.pool // options.batch
     pool: PairPool | None = None
@@ -292,9 +430,7 @@ def train_renderer(
     last_ckpt = time.monotonic()
     recent: list[tuple[float, float]] = []
     try:
-        while (options.steps is None and elapsed < budget) or (
-            options.steps is not None and step < options.steps
-        ):
+        while elapsed < budget and (total is None or step < total):
             t0 = time.monotonic()  # the budget counts cutting pairs as well as the steps
             epoch, pos = divmod(step, per_epoch)
             if pool is None or epoch // options.pool_passes != pool_epoch:
@@ -311,6 +447,8 @@ def train_renderer(
             loss = loss_terms(torch, pred, y, w, options.grad_weight).mean()
             opt.zero_grad()
             loss.backward()
+            if options.clip > 0:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), options.clip)
             opt.step()
             with torch.no_grad():
                 warp_loss = loss_terms(torch, x[:, :OUT_CHANNELS], y, w, options.grad_weight).mean()
@@ -328,21 +466,36 @@ def train_renderer(
                     tb.add_scalar("loss/warp_only", wv, step)
                     tb.add_scalar("lr", lr_at(step, elapsed), step)
             if step % options.sample_every == 0 or step == 1:
-                _pictures(torch, net, samples, device, tb, page, out.stem, step, elapsed, history)
+                validate()
+                _pictures(
+                    torch, net, samples, device, tb, page, out.stem, step, elapsed, history,
+                    validation,
+                )  # fmt: skip
             if on_step is not None:
-                on_step(TrainProgress(step, elapsed, budget, options.steps, *now))
+                on_step(TrainProgress(step, elapsed, budget, total, *now))
             if time.monotonic() - last_ckpt >= options.checkpoint_seconds:
                 save_checkpoint()
                 last_ckpt = time.monotonic()
     except KeyboardInterrupt:
         save_checkpoint()  # resumable with --resume; nothing is written under the model's name
         raise
+    losses = validate()
+    gain = best_gain(losses) if losses is not None else 1.0
+    if losses is None:
+        warnings.append(
+            "no frames could be held back to calibrate the network (clip too short): its "
+            "correction is used in full."
+        )
     save_checkpoint()
-    _pictures(torch, net, samples, device, tb, page, out.stem, step, elapsed, history)
+    _pictures(
+        torch, net, samples, device, tb, page, out.stem, step, elapsed, history, validation
+    )  # fmt: skip
     if tb is not None:
         tb.close()
     net.cpu()
-    config = NetConfig(size=options.size, width=options.width, work_scale=1.0)
+    config = NetConfig(
+        size=options.size, width=options.width, work_scale=1.0, motion=options.motion, gain=gain
+    )
     save_model(out, net, config, identity, sources, step, elapsed / 60.0)
     k = max(1, min(5, len(history) // 4))
     return TrainResult(
@@ -356,6 +509,10 @@ def train_renderer(
         first_loss=float(np.mean([h[1] for h in history[:k]])) if history else math.nan,
         last_loss=float(np.mean([h[1] for h in history[-k:]])) if history else math.nan,
         warp_loss=float(np.mean([h[2] for h in history[-k:]])) if history else math.nan,
+        gain=gain,
+        validation_frames=n_held,
+        validation_loss=float(losses[GAINS.index(gain)]) if losses is not None else math.nan,
+        validation_warp=float(losses[0]) if losses is not None else math.nan,
         warnings=warnings,
     )
 
@@ -371,6 +528,7 @@ def _pictures(
     step: int,
     elapsed: float,
     history: list[tuple[int, float, float]],
+    validation: list[tuple[int, float, float, float]],
 ) -> None:
     """Render the fixed sample pairs: the HTML page and a TensorBoard image."""
     net.eval()
@@ -390,6 +548,7 @@ def _pictures(
             outputs,
             targets,
             history,
+            validation,
         )
     except OSError as exc:
         raise OutputError(f"{page}: cannot write the training page ({exc.strerror}).") from exc
@@ -412,6 +571,7 @@ def _save_checkpoint(
     step: int,
     elapsed: float,
     history: list[tuple[int, float, float]],
+    validation: list[tuple[int, float, float, float]],
 ) -> None:
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -420,6 +580,7 @@ def _save_checkpoint(
         "step": step,
         "elapsed": elapsed,
         "history": [list(h) for h in history],
+        "validation": [list(v) for v in validation],
         "net": net.state_dict(),
         "opt": opt.state_dict(),
     }
@@ -435,7 +596,8 @@ def _save_checkpoint(
 
 # Options that must match for --resume to continue the same run (the budget may grow).
 _RESUME_KEYS = (
-    "size", "width", "batch", "seed", "fraction", "pool", "pool_passes", "mouth_gain", "grad_weight"
+    "size", "width", "batch", "seed", "fraction", "pool", "pool_passes", "mouth_gain", "grad_weight",
+    "motion", "augment", "clip", "validation",
 )  # fmt: skip
 
 
@@ -446,7 +608,7 @@ def _load_checkpoint(
     opt: Any,
     options: TrainOptions,
     sources: tuple[str, ...],
-) -> tuple[int, float, list[tuple[int, float, float]]]:
+) -> tuple[int, float, list[tuple[int, float, float]], list[tuple[int, float, float, float]]]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a damaged checkpoint: torch raises zip, pickle or EOF errors
@@ -469,7 +631,10 @@ def _load_checkpoint(
     net.load_state_dict(data["net"])
     opt.load_state_dict(data["opt"])
     history = [(int(h[0]), float(h[1]), float(h[2])) for h in data["history"]]
-    return int(data["step"]), float(data["elapsed"]), history
+    validation = [
+        (int(v[0]), float(v[1]), float(v[2]), float(v[3])) for v in data.get("validation", [])
+    ]
+    return int(data["step"]), float(data["elapsed"]), history, validation
 
 
 __all__ = [

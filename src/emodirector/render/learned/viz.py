@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,12 @@ def write_page(
     outputs: np.ndarray,
     targets: np.ndarray,
     history: list[tuple[int, float, float]],
+    validation: Sequence[tuple[int, float, float, float]] = (),
 ) -> None:
     """Write the run's HTML page (atomically: a reader never sees half a page).
 
-    history: (step, loss, warp-only loss on the same batch) rows.
+    history: (step, loss, warp-only loss on the same batch) rows; validation: (step, loss of the
+    network, of the warp, the blend gain that would be chosen now) on the held-back frames.
     """
     rows = []
     for a, b, c in zip(inputs, outputs, targets, strict=True):
@@ -85,11 +88,28 @@ the face crop; "warp only" is the same loss for the input itself.</p>
 <table><tr><th>input (warp)</th><th>output (learned)</th><th>target (real)</th></tr>
 {"".join(rows)}</table>
 <h2>Loss</h2><table><tr><th>step</th><th>loss</th><th>warp only</th></tr>{hist}</table>
+{_validation_table(validation)}
 </body></html>
 """
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _validation_table(rows: Sequence[tuple[int, float, float, float]]) -> str:
+    if not rows:
+        return ""
+    cells = "".join(
+        f"<tr><td>{s}</td><td>{net:.4f}</td><td>{warp:.4f}</td><td>{gain:.1f}</td></tr>"
+        for s, net, warp, gain in rows[-40:]
+    )
+    return (
+        "<h2>Validation (frames held back from training)</h2><p>The network on frames it never "
+        "trained on; the model keeps the share of its correction (gain) that serves them best: "
+        "a network that learned nothing general gets gain 0 and renders as the plain warp.</p>"
+        "<table><tr><th>step</th><th>network</th><th>warp only</th><th>best gain</th></tr>"
+        f"{cells}</table>"
+    )
 
 
 __all__ = ["TENSORBOARD_MISSING", "open_tensorboard", "sample_grid", "write_page"]
