@@ -6,7 +6,9 @@ actor, a U-Net of ~200 k parameters over a 128 x 128 face crop, trained in minut
 pixels warped to frame j's geometry, plus pictures of frame j's geometry -> the real frame j. At
 inference the same input is built from the frame being edited warped to its edited geometry, and
 the network's correction of the warped face is added back at the source resolution (so the
-warp's full-resolution detail stays) through a feathered face oval: frames without a face pass through, pixels outside the face ring stay untouched.
+warp's full-resolution detail stays) through a feathered face oval: frames without a face pass
+through, pixels outside the face ring stay untouched. Only the share of the correction that helped
+frames held back from training is applied (the model's calibrated gain; 0 = the plain warp).
 
 torch is imported only when this renderer is built (a clear error if it is missing).
 """
