@@ -47,6 +47,7 @@ TINY = TrainOptions(
     fraction=0.3,
     lr=3e-3,
     sample_every=120,
+    threads=1,  # a fixed count: the resumed run must match the unbroken one bit for bit
 )
 
 

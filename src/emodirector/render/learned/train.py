@@ -83,8 +83,9 @@ class TrainOptions:
     pool_passes: int = (
         2  # epochs served by each pool (cutting a pair costs about a third of a step)
     )
-    # CPU threads for torch; 0: every core this process may use. On a machine busy with other
-    # work give 1 (2 threads on a 2-core machine loaded by other jobs ran 25x slower).
+    # CPU threads for torch; 0: whichever is faster, every core this process may use or one,
+    # timed at each new pool (on a 2-core machine busy with other jobs, 2 threads ran 3-25x
+    # slower than 1; on an idle one 2.2x faster). A fixed count makes runs repeatable bit for bit.
     threads: int = 0
     checkpoint_seconds: float = 60.0  # at most this long between checkpoints
     sample_every: int = 50  # steps between pictures (HTML page, TensorBoard)
@@ -330,6 +331,23 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def faster_threads(torch: Any, net: Any, x: Any, counts: Sequence[int]) -> int:
+    """The thread count of `counts` with the fastest forward + backward pass on batch `x` (two
+    timed passes each; the gradients are left zeroed and the weights untouched)."""
+    best, best_t = counts[0], math.inf
+    for n in counts:
+        torch.set_num_threads(n)
+        t0 = time.perf_counter()
+        for _ in range(2):
+            net.zero_grad()
+            net(x).sum().backward()
+        t = time.perf_counter() - t0
+        if t < best_t:
+            best, best_t = n, t
+    net.zero_grad()
+    return best
+
+
 def step_budget(options: TrainOptions, frames: int) -> tuple[int | None, float]:
     """(steps or None, seconds) a run may take: explicit steps (no time limit), explicit minutes
     (no step limit), or by default `passes` over the `frames` training frames within max_minutes."""
@@ -391,6 +409,7 @@ def train_renderer(
     torch.set_num_threads(options.threads if options.threads > 0 else usable_cores())
     torch.manual_seed(options.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    probe_threads = options.threads == 0 and usable_cores() > 1 and device == "cpu"
     net = build_net(options.width, in_channels(options.motion), OUT_CHANNELS).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=options.lr)
     step, elapsed = 0, 0.0
@@ -458,6 +477,9 @@ def train_renderer(
             if pool is None or epoch // options.pool_passes != pool_epoch:
                 pool = PairPool(clips, options, epoch // options.pool_passes)
                 pool_epoch, order_epoch = epoch // options.pool_passes, -1
+                if probe_threads:
+                    x, y, w = (tensor(a) for a in pool.batch(0, options.batch))
+                    torch.set_num_threads(faster_threads(torch, net, x, (usable_cores(), 1)))
             if order_epoch != epoch:
                 pool.shuffle(epoch)
                 order_epoch = epoch
