@@ -84,8 +84,9 @@ class TrainOptions:
         2  # epochs served by each pool (cutting a pair costs about a third of a step)
     )
     # CPU threads for torch; 0: whichever is faster, every core this process may use or one,
-    # timed at each new pool (on a 2-core machine busy with other jobs, 2 threads ran 3-25x
-    # slower than 1; on an idle one 2.2x faster). A fixed count makes runs repeatable bit for bit.
+    # timed at each new pool. Measured on 2 cores, a step of the default network: idle, 0.09 s
+    # with 2 threads vs 0.20 with 1; busy with other jobs (load 4.5), 2.7-3.0 s vs 0.47-0.58.
+    # A fixed count makes runs repeatable bit for bit.
     threads: int = 0
     checkpoint_seconds: float = 60.0  # at most this long between checkpoints
     sample_every: int = 50  # steps between pictures (HTML page, TensorBoard)
