@@ -14,6 +14,7 @@ import pytest
 
 from conftest import make_track, shared_clip
 from emodirector.articulation import (
+    JAW_RATE,
     OPEN_RATE,
     OPEN_SLOPE,
     OPEN_START,
@@ -203,7 +204,10 @@ def test_added_opening_never_switches_on_in_one_frame() -> None:
     gaps = np.repeat(gap[:, None], len(INNER_LIP_PAIRS), axis=1)
     gaps[5] = np.nan  # no face in that frame: it constrains nothing (and is not edited)
     face = np.isfinite(gaps[:, 0])
-    pair, middle = opening_rooms(gaps, t)
+    pair, middle, jaw = opening_rooms(gaps, t)
+    # The jaw's share of its added drop: none on closed lips, and it too moves step by step.
+    assert (jaw[(gap < OPEN_START) & face] == 0.0).all() and jaw[face].max() == 1.0
+    assert (np.abs(np.diff(jaw)) <= JAW_RATE * np.diff(t) + 1e-12).all()
     for room in (pair[:, 4], middle):
         assert (np.abs(np.diff(room)) <= OPEN_RATE * np.diff(t) + 1e-12).all()
         assert (room[(gap < OPEN_START) & face] == 0.0).all()

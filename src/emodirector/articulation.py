@@ -13,19 +13,24 @@ the edited lips open and close at most 1 + OPEN_SLOPE times as fast as the speak
 that closes the pair may take away at most SHRINK of the original gap, so the speech's opening
 stays.
 
-Why the room is also limited over time (opening_rooms): a speaker's lips can go from touching to
-wide open in one frame (a plosive release). A room that follows each frame's gap at once makes
+Why the gates are also limited over time (opening_rooms): a speaker's lips can go from touching
+to wide open in one frame (a plosive release). A gate that follows each frame's gap at once makes
 the added opening appear in that same frame, on top of the speaker's own fastest motion: the
 edited lower lip snapped by 33 px where the clip's own largest step is 19 px (talking_frontal_a),
-and the re-tracked jitter of `report` rose from about 1.1 to 1.3 x the original's. So the room
-grows and shrinks by at most OPEN_RATE per second, and not at all in a frame where the
-speaker's lips already move as fast as they ever do in the clip (opening_clock). This is not a
-low-pass: the room never exceeds what the frame's own gap allows, so closures stay closed; it
-only takes the added opening away next to fast openings and closings. (Fading the gate with a
-low-pass instead dropped the re-tracked lip-opening correlation to 0.84.) The price: less added
-opening in short syllables, so a weaker gasp or grin than before (measured on the first 3 s of
-talking_frontal_a and talking_vfr, happy / surprised / fear: added inner-lip opening +0.028
-instead of +0.087 IOD, FER-2013 target rise for surprise +0.06 instead of +0.10).
+and the re-tracked jitter of `report` rose from about 1.1 to 1.3 x the original's on the edits
+that open the mouth. So the lips' room grows and shrinks by at most OPEN_RATE per second, the
+jaw's share of its drop by at most JAW_RATE per second, and neither moves in a frame where the
+speaker's lips already move faster than CALM_STEP x their fastest in the clip (opening_clock).
+This is not a low-pass: a gate never exceeds what the frame's own gap allows, so closures stay
+closed; it only takes the added opening away next to fast openings and closings. (Fading the
+gate with a low-pass instead dropped the re-tracked lip-opening correlation to 0.84.) The price
+is a smaller added opening in short syllables, hence a weaker grin or gasp. Measured with
+scripts/measure_emotions.py --seconds 3 (5 talking clips x 8 emotions) against the instant
+smoothstep gate: re-tracked jitter ratio 1.07 (0.87-1.29) instead of 1.13 (0.94-1.45); closed-lip
+frames kept 0.977 (min 0.88) instead of 0.972 (min 0.86); lip-opening correlation 0.970 (min
+0.918, happy on head_motion) instead of 0.983 (min 0.950); mean added opening +0.019 instead of
++0.049 IOD; FER target rise: surprised +0.14 instead of +0.20, angry +0.18 instead of +0.21,
+the others within 0.01.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ from .track import BLENDSHAPE_NAMES
 OPEN_START = 0.03  # original gap below which the pair counts as closed: no added opening
 OPEN_SLOPE = 0.75  # added opening <= OPEN_SLOPE x (gap - OPEN_START): lips move <= 1.75x as fast
 OPEN_RATE = 0.2  # fastest the room for added opening may grow or shrink, per second
+JAW_FULL = 0.08  # original gap from which the jaw's whole added drop applies (before limits)
+JAW_RATE = 8.0  # fastest the jaw's share of its added drop may change, per second
+CALM_STEP = 0.5  # gates move only where the lips change by less than this x their fastest
 SHRINK = 0.1  # largest share of the original gap an edit may close
 
 
@@ -54,50 +62,57 @@ def opening_room(gap: np.ndarray) -> np.ndarray:
     return np.asarray(OPEN_SLOPE * np.maximum(gap - OPEN_START, 0.0))
 
 
-def opening_clock(gap: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """(T, ...) clock for limit_rate(room, clock, 1.0), from the original gaps `gap` (T, ...) (NaN
-    where no face) at `times` (T,) seconds: how far the room for added opening may move by each
-    frame.
+def jaw_gate(gap: np.ndarray) -> np.ndarray:
+    """0 where the original inner lips touch, 1 once open by JAW_FULL, a smoothstep between."""
+    x = np.clip((gap - OPEN_START) / (JAW_FULL - OPEN_START), 0.0, 1.0)
+    return np.asarray(x * x * (3.0 - 2.0 * x))
 
-    Between two frames it moves by at most OPEN_RATE per second, and by no more than the clip's
-    fastest own change of that gap minus the change the speaker's lips make there: where the
-    speaker's lips open or close as fast as they ever do in the clip, the added opening does not
-    move in that frame, so the edited lips never move faster than the speaker's fastest.
+
+def opening_clock(gap: np.ndarray, times: np.ndarray, rate: float) -> np.ndarray:
+    """(T, ...) clock for limit_rate(x, clock, 1.0), from the original gaps `gap` (T, ...) (NaN
+    where no face) at `times` (T,) seconds: how far a gate may have moved by each frame.
+
+    Between two frames it moves by `rate` per second where the speaker's lips change by less
+    than CALM_STEP x their fastest change in the clip, and not at all where they move faster:
+    the added opening never piles onto the speaker's own fastest openings and closings.
     """
     step = np.abs(np.diff(gap, axis=0))  # NaN next to a frame without a face
     seen = np.isfinite(step)
     fastest = np.max(np.where(seen, step, 0.0), axis=0, keepdims=True)
     dt = np.diff(np.asarray(times, np.float64)).reshape((-1,) + (1,) * (gap.ndim - 1))
-    allow = np.minimum(OPEN_RATE * dt, np.maximum(fastest - np.where(seen, step, 0.0), 0.0))
+    allow = np.where(seen & (step > CALM_STEP * fastest), 0.0, rate * dt)
     return np.concatenate([np.zeros((1,) + gap.shape[1:]), np.cumsum(allow, axis=0)])
 
 
-def opening_rooms(gaps: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(T, 9) room for added opening of each pair and (T,) of the middle pairs together, from
-    the original gaps (T, 9) (NaN where no face) at `times` (T,) seconds: opening_room, moving
-    only as fast as opening_clock allows."""
+def opening_rooms(gaps: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From the original gaps (T, 9) (NaN where no face) at `times` (T,) seconds: (T, 9) room
+    for added opening of each pair and (T,) of the middle pairs together (opening_room, moving
+    at most OPEN_RATE per second), and (T,) share of the jaw's added drop (jaw_gate of the
+    middle pairs, moving at most JAW_RATE per second); none moves where the speaker's lips move
+    fast (opening_clock)."""
     middle = gaps[:, _MIDDLE].mean(axis=1)
-    pair = limit_rate(opening_room(gaps), opening_clock(gaps, times), 1.0)
-    return pair, limit_rate(opening_room(middle), opening_clock(middle, times), 1.0)
+    pair = limit_rate(opening_room(gaps), opening_clock(gaps, times, OPEN_RATE), 1.0)
+    mid_clock = opening_clock(middle, times, OPEN_RATE)
+    jaw_clock = opening_clock(middle, times, JAW_RATE)
+    return (
+        pair,
+        limit_rate(opening_room(middle), mid_clock, 1.0),
+        limit_rate(jaw_gate(middle), jaw_clock, 1.0),
+    )
 
 
 # The channels through which an emotion parts the lips: on closed lips (m, b, p) real faces do
-# not raise the upper lip or drop the jaw, and a lip texture stretched over closed lips reads as
-# parted lips once re-tracked, so their rise may use only the room the original lips leave.
+# not raise the upper lip, and a lip texture stretched over closed lips reads as parted lips once
+# re-tracked, so their rise may use only the room the original lips leave.
 OPENING_CHANNELS = tuple(
     BLENDSHAPE_NAMES.index(n)
-    for n in ("jawOpen", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
-              "mouthLowerDownRight")
-)  # fmt: skip
-# Share of jawOpen's rise kept on every frame, closed lips included (keep_articulation still holds
-# closed pairs together). Once the room is limited in time it would otherwise take away most of
-# the chin drop that real surprise, fear, anger and joy show (REAL_EXPRESSIONS.md table 2; the
-# chin_down margins of the tests); all of it kept loses re-tracked closures (closed-lip frames
-# still closed: 0.87 instead of 0.96 on talking_frontal_a and talking_vfr), 0.7 keeps 0.93.
-JAW_KEPT = 0.7
-# (C,) share of each OPENING_CHANNELS rise that the room governs
-_GATED = np.array([1.0 - JAW_KEPT if BLENDSHAPE_NAMES[c] == "jawOpen" else 1.0
-                   for c in OPENING_CHANNELS])  # fmt: skip
+    for n in ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight")
+)
+# Nor do they drop the jaw on closed lips; but the jaw's drop also lowers the chin, which real
+# surprise, fear, anger and joy show on most frames (REAL_EXPRESSIONS.md table 2), so its rise
+# has a gate of its own (jaw_gate) that is steeper and faster than the lips' room, while the
+# lips' share of it is still held within their room pair by pair (keep_articulation).
+JAW = BLENDSHAPE_NAMES.index("jawOpen")
 _MIDDLE = slice(2, 7)  # the inner-lip pairs away from the corners
 
 
@@ -114,25 +129,26 @@ def inner_lip_gaps(
 
 
 def channel_opening(delta: np.ndarray, fields: np.ndarray) -> np.ndarray:
-    """(B,) opening (normalised units) that the governed rise of OPENING_CHANNELS (all of it but
-    the JAW_KEPT share of jawOpen) in blendshape changes `delta` (B, 52) adds to the middle
-    inner-lip pairs, through the basis `fields` (52, 478, 3)."""
+    """(B,) opening (normalised units) that the rise of OPENING_CHANNELS in blendshape changes
+    `delta` (B, 52) adds to the middle inner-lip pairs, through the basis `fields` (52, 478, 3)."""
     cols = list(OPENING_CHANNELS)
     ups = [u for u, _ in INNER_LIP_PAIRS][_MIDDLE]
     lows = [lo for _, lo in INNER_LIP_PAIRS][_MIDDLE]
-    per = (fields[cols][:, lows, 1] - fields[cols][:, ups, 1]).mean(axis=1)  # (5,)
-    return np.asarray(np.maximum(delta[:, cols], 0.0) @ (per * _GATED))
+    per = (fields[cols][:, lows, 1] - fields[cols][:, ups, 1]).mean(axis=1)  # (C,)
+    return np.asarray(np.maximum(delta[:, cols], 0.0) @ per)
 
 
-def gate_opening(delta: np.ndarray, room: np.ndarray, fields: np.ndarray) -> np.ndarray:
-    """Blendshape changes (B, 52) with the governed rise of OPENING_CHANNELS scaled down so that
-    the opening it adds to the middle pairs (channel_opening) stays within `room` (B,), the
-    middle pairs' room of opening_rooms."""
+def gate_opening(
+    delta: np.ndarray, room: np.ndarray, jaw: np.ndarray, fields: np.ndarray
+) -> np.ndarray:
+    """Blendshape changes (B, 52) with the rise of OPENING_CHANNELS scaled down so that the
+    opening it adds to the middle pairs (channel_opening) stays within `room` (B,), and the rise
+    of jawOpen scaled by `jaw` (B,) (both from opening_rooms)."""
     gate = np.minimum(1.0, room / np.maximum(channel_opening(delta, fields), 1e-12))
     out = delta.copy()
     cols = list(OPENING_CHANNELS)
-    scale = 1.0 - _GATED + _GATED * gate[:, None]  # (B, C)
-    out[:, cols] = np.where(delta[:, cols] > 0, delta[:, cols] * scale, delta[:, cols])
+    out[:, cols] = np.where(delta[:, cols] > 0, delta[:, cols] * gate[:, None], delta[:, cols])
+    out[:, JAW] = np.where(delta[:, JAW] > 0, delta[:, JAW] * jaw, delta[:, JAW])
     return out
 
 

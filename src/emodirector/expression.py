@@ -477,7 +477,7 @@ def apply_basis(
     closed = blink_freeze(track.blendshapes, track.timestamps) if protect_blinks else None
     if lips == "articulation":
         gaps_all = _lip_gaps(track, norm, block)
-        pair_room, middle_room = opening_rooms(gaps_all, track.timestamps)
+        pair_room, middle_room, jaw_share = opening_rooms(gaps_all, track.timestamps)
     for sl in blocks(track.n_frames, block):
         out[sl] = track.landmarks[sl]
         rows = sl.start + np.flatnonzero(editable[sl])
@@ -487,7 +487,7 @@ def apply_basis(
             gaps = None
             if lips == "articulation":
                 gaps = gaps_all[rows]
-                delta = gate_opening(delta, middle_room[rows], fields)
+                delta = gate_opening(delta, middle_room[rows], jaw_share[rows], fields)
             disp = np.einsum("bc,cnk->bnk", delta, fields)
             if closed is not None:
                 disp = keep_blinks(disp, closed[rows], template)
