@@ -185,7 +185,6 @@ def test_articulation_keeps_closures_and_adds_opening_where_the_lips_are_apart()
     pair_raw = disp[2, lows, 1] - disp[2, ups, 1]
     room = OPEN_SLOPE * (gaps[2] - OPEN_START)
     np.testing.assert_allclose(out[2, lows, 1] - out[2, ups, 1], np.minimum(pair_raw, room))
-    assert added[2] > 0.9 * raw[2]
     # The jaw still drops on closed frames (the chin moves), the lips just stay together.
     assert out[0, 152, 1] > 0.05
     # An edit that would close open lips takes away at most SHRINK of the gap.
