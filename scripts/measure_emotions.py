@@ -9,7 +9,8 @@ the output -> `emodirector report` (library call, the original's track reused). 
    averaged) against the real acted emotions of ../shared/REAL_EXPRESSIONS.md table 1: cosine
    and norm ratio over MEASURE_GROUPS (REAL_SIGNATURES below);
 3. articulation: inner-lip opening correlation, share of the original's closed-lip frames still
-   closed, jawOpen correlation (all re-tracked), and the identity distance of `report`;
+   closed, jawOpen correlation (all re-tracked), the identity distance of `report` and its
+   re-tracked landmark jitter ratio (edited / original);
 4. requested (edited track) vs achieved (re-tracked) change per channel group, pooled over clips:
    the delivery ratio used to calibrate the presets.
 
@@ -119,6 +120,7 @@ def measure_one(
         "closed_frames": int((rep.opening_before < CLOSED).sum()),
         "jaw_corr": corr(track.blendshapes[both, jaw], after.blendshapes[both, jaw]),
         "identity": rep.identity["distance"],
+        "jitter_ratio": rep.stability["ratio"],
         "identity_threshold": rep.identity["threshold"],
         "mean_opening_before": rep.lips["mean_opening_before"],
         "mean_opening_after": rep.lips["mean_opening_after"],
@@ -211,7 +213,8 @@ def tables(rows: list[dict], intensity: float) -> list[str]:
         )
     out += ["", "Articulation (re-tracked) and identity, per clip x emotion:", ""]
     out += ["| emotion | clip | lip-opening corr | closed kept (frames) | jawOpen corr | "
-            "chin corr | opening before -> after | identity (thr) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            "chin corr | opening before -> after | identity (thr) | jitter ratio |",
+            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for e in emotions:
         for c in clips:
             r = by.get((e, c))
@@ -221,8 +224,13 @@ def tables(rows: list[dict], intensity: float) -> list[str]:
                 f"| {e} | {c} | {_f(r['lip_corr'])} | {_f(r['closed_kept'])} "
                 f"({r['closed_frames']}) | {_f(r['jaw_corr'])} | {_f(r['chin_corr'])} | "
                 f"{r['mean_opening_before']:.3f} -> {r['mean_opening_after']:.3f} | "
-                f"{r['identity']:.4f} ({r['identity_threshold']}) |"
+                f"{r['identity']:.4f} ({r['identity_threshold']}) | "
+                f"{_f(r.get('jitter_ratio'))} |"
             )
+    jit = [r["jitter_ratio"] for r in rows if r.get("jitter_ratio") is not None]
+    if jit:
+        out += ["", f"Re-tracked jitter ratio (`report` stability, edited / original): mean "
+                f"{np.nanmean(jit):.3f}, range {np.nanmin(jit):.3f}-{np.nanmax(jit):.3f}"]  # fmt: skip
     out += ["", "Requested vs achieved change per group (mean over clips):", ""]
     out += [
         "| emotion | " + " | ".join(MEASURE_GROUPS) + " |",

@@ -13,15 +13,26 @@ import numpy as np
 import pytest
 
 from conftest import make_track, shared_clip
-from emodirector.articulation import SHRINK, inner_lip_gaps, keep_articulation
+from emodirector.articulation import (
+    JAW_RATE,
+    OPEN_RATE,
+    OPEN_SLOPE,
+    OPEN_START,
+    SHRINK,
+    inner_lip_gaps,
+    keep_articulation,
+    opening_rooms,
+)
 from emodirector.expression import (
     BASIS_KIND,
+    BLINK_RATE,
     INNER_LIP_PAIRS,
     IRIS,
     SYNTHETIC_CHANNELS,
     UPPER_OUTLINE,
     ExpressionBasis,
     apply_basis,
+    blink_freeze,
     build_generic_basis,
     channel_supports,
     heldout_fit_error,
@@ -170,7 +181,10 @@ def test_articulation_keeps_closures_and_adds_opening_where_the_lips_are_apart()
     raw = (disp[:, lows, 1] - disp[:, ups, 1]).mean(axis=1)
     assert raw.min() > 0.03  # uncorrected, the edit opens every frame
     assert abs(added[0]) < 1e-9 and abs(added[1]) < 1e-9  # closed lips stay closed
-    assert added[2] == pytest.approx(raw[2])  # open lips get the whole added opening
+    # Open lips get the added opening, up to OPEN_SLOPE x (gap - OPEN_START) on each pair.
+    pair_raw = disp[2, lows, 1] - disp[2, ups, 1]
+    room = OPEN_SLOPE * (gaps[2] - OPEN_START)
+    np.testing.assert_allclose(out[2, lows, 1] - out[2, ups, 1], np.minimum(pair_raw, room))
     # The jaw still drops on closed frames (the chin moves), the lips just stay together.
     assert out[0, 152, 1] > 0.05
     # An edit that would close open lips takes away at most SHRINK of the gap.
@@ -178,6 +192,48 @@ def test_articulation_keeps_closures_and_adds_opening_where_the_lips_are_apart()
     out = keep_articulation(np.repeat(closing[None], 3, axis=0), gap, basis.template)
     after = gaps[2] + (out[2, lows, 1] - out[2, ups, 1])
     assert after.min() >= (1 - SHRINK) * gaps[2] - 1e-9
+
+
+def test_added_opening_never_switches_on_in_one_frame() -> None:
+    """Lips that snap open in one frame (a plosive release) get their added opening over the next
+    frames, at most OPEN_RATE per second; it leaves before they close, and closed frames get none.
+    """
+    t = np.arange(40) / 30.0
+    gap = np.where((t >= 0.3) & (t < 0.9), 0.13, 0.005)  # closed, open for 0.6 s, closed
+    gaps = np.repeat(gap[:, None], len(INNER_LIP_PAIRS), axis=1)
+    gaps[5] = np.nan  # no face in that frame: it constrains nothing (and is not edited)
+    face = np.isfinite(gaps[:, 0])
+    pair, middle, jaw = opening_rooms(gaps, t)
+    # The jaw's share of its added drop: none on closed lips, and it too moves step by step.
+    assert (jaw[(gap < OPEN_START) & face] == 0.0).all() and jaw[face].max() == 1.0
+    assert (np.abs(np.diff(jaw)) <= JAW_RATE * np.diff(t) + 1e-12).all()
+    for room in (pair[:, 4], middle):
+        assert (np.abs(np.diff(room)) <= OPEN_RATE * np.diff(t) + 1e-12).all()
+        assert (room[(gap < OPEN_START) & face] == 0.0).all()
+        assert (room[face] <= OPEN_SLOPE * np.maximum(gap[face] - OPEN_START, 0.0) + 1e-12).all()
+        assert room[(t > 0.55) & (t < 0.65)].min() > 0.04  # it does get there
+    # keep_articulation with that room: the added opening follows it exactly.
+    basis = load_generic_basis()
+    opening = 0.3 * basis.fields[BLENDSHAPE_NAMES.index("jawOpen")].astype(np.float64)
+    disp = np.repeat(opening[None], len(t), axis=0)
+    out = keep_articulation(disp, np.nan_to_num(gaps), basis.template, pair)
+    up, low = INNER_LIP_PAIRS[4]
+    raw = disp[:, low, 1] - disp[:, up, 1]
+    np.testing.assert_allclose(
+        out[:, low, 1] - out[:, up, 1], np.minimum(raw, pair[:, 4]), atol=1e-12
+    )
+
+
+def test_the_blink_freeze_covers_the_blink_and_lets_go_gradually() -> None:
+    """Closed frames are frozen fully; the freeze sets in and lets go at most BLINK_RATE per
+    second, so an eye that opens in one frame does not snap the eyelid edit back with it."""
+    t = np.arange(30) / 30.0
+    bs = np.zeros((30, 52))
+    bs[10:13, BLENDSHAPE_NAMES.index("eyeBlinkRight")] = 0.75  # closed for 3 frames
+    freeze = blink_freeze(bs, t)
+    assert (freeze[10:13, 0] == 1.0).all() and np.abs(freeze[:, 1]).max() < 1e-12
+    assert (np.abs(np.diff(freeze, axis=0)) <= BLINK_RATE / 30.0 + 1e-12).all()
+    assert abs(freeze[0, 0]) < 1e-12 and abs(freeze[-1, 0]) < 1e-12
 
 
 def test_keep_lip_opening_moves_pairs_together() -> None:

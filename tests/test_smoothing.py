@@ -9,7 +9,7 @@ import pytest
 
 from conftest import shared_clip
 from emodirector.errors import InputError
-from emodirector.smoothing import SmoothingOptions, one_euro, smooth_track
+from emodirector.smoothing import SmoothingOptions, limit_rate, one_euro, smooth_track
 from emodirector.track import TrackResult
 
 OPTS = SmoothingOptions()
@@ -108,3 +108,21 @@ def test_smooth_track_on_a_real_clip_reduces_jitter_and_keeps_the_mouth(
     assert np.corrcoef(lips(raw.landmarks), lips(sm.landmarks))[0, 1] > 0.95
     b = sm.boxes[sm.valid]  # boxes follow the smoothed landmarks
     assert np.allclose(b[:, 0], sm.landmarks[sm.valid][:, :, 0].min(axis=1))
+
+
+def test_limit_rate_takes_away_only_next_to_fast_changes() -> None:
+    """The cone envelope: never above x, slope at most `rate`, x itself where x is slow enough,
+    and zeros stay zeros (a closure keeps no added opening)."""
+    t = np.cumsum(np.r_[0.0, np.full(59, 1 / 30), 2 / 30, np.full(39, 1 / 30)])  # one dropped frame
+    x = np.where((t > 0.5) & (t < 1.2), 0.1, 0.0) + np.where(t > 2.0, 0.02 * t, 0.0)
+    x[75] = np.nan  # a frame without a face constrains nothing
+    y = limit_rate(x, t, 0.3)
+    ok = np.isfinite(x)
+    assert (y[ok] <= x[ok] + 1e-12).all()
+    assert (np.abs(np.diff(y)) <= 0.3 * np.diff(t) + 1e-12).all()
+    assert (y[ok & (x == 0.0)] == 0.0).all()
+    slow = ok & (t > 2.2)  # a ramp of 0.02 / s is left as it is
+    np.testing.assert_allclose(y[slow], x[slow])
+    assert y[(t > 0.5) & (t < 1.2)].max() == pytest.approx(0.1)  # a long plateau is reached
+    cols = limit_rate(np.stack([x, 2 * x], axis=1), t, 0.3)  # columns are limited one by one
+    np.testing.assert_array_equal(cols[:, 0], y)

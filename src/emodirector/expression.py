@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import EmodirectorError
 from .outofcore import blocks, release
+from .smoothing import limit_rate
 from .track import BLENDSHAPE_NAMES
 from .types import N_BLENDSHAPES, N_LANDMARKS, FaceTrack
 
@@ -459,36 +460,40 @@ def apply_basis(
     Frames that cannot be edited (no face) get the tracked rows.
 
     `lips`: "articulation" keeps the speech's lip closures and rhythm while letting the edit
-    add its own opening (articulation.keep_articulation); "exact" keeps the inner-lip opening
+    add its own opening (articulation.keep_articulation; a first pass reads every frame's
+    inner-lip gaps, T x 9 numbers, because the room for that opening is limited in rate over
+    time); "exact" keeps the inner-lip opening
     of every frame exactly (keep_lip_opening); "off" leaves the basis's lip motion as it is.
     `gains` (52,) scales each channel's change before it becomes geometry (the delivery
     calibration, see signatures.DELIVERY_GAINS); None = 1.
     """
-    from .articulation import gate_opening, inner_lip_gaps, keep_articulation
+    from .articulation import gate_opening, keep_articulation, opening_rooms
 
     if out is None:
         out = np.empty(track.landmarks.shape, dtype=np.float32)
     editable = track.valid & np.isfinite(norm.scale)
     fields = basis.fields.astype(np.float64)
     template = basis.template.astype(np.float64)
+    closed = blink_freeze(track.blendshapes, track.timestamps) if protect_blinks else None
+    if lips == "articulation":
+        gaps_all = _lip_gaps(track, norm, block)
+        pair_room, middle_room, jaw_share = opening_rooms(gaps_all, track.timestamps)
     for sl in blocks(track.n_frames, block):
         out[sl] = track.landmarks[sl]
         rows = sl.start + np.flatnonzero(editable[sl])
         if rows.size:
-            delta = new_blendshapes[rows] - track.blendshapes[rows].astype(np.float64)
-            if gains is not None:
-                delta = delta * gains
+            delta = _delta(track, new_blendshapes, gains, rows)
             moved = track.landmarks[rows].astype(np.float64)
             gaps = None
             if lips == "articulation":
-                gaps = inner_lip_gaps(moved, functools.partial(to_normalised, norm=norm, rows=rows))
-                delta = gate_opening(delta, gaps)
+                gaps = gaps_all[rows]
+                delta = gate_opening(delta, middle_room[rows], jaw_share[rows], fields)
             disp = np.einsum("bc,cnk->bnk", delta, fields)
-            if protect_blinks:
-                disp = keep_blinks(disp, track.blendshapes[rows], template)
+            if closed is not None:
+                disp = keep_blinks(disp, closed[rows], template)
             disp[:, list(UPPER_OUTLINE)] = 0.0
             if gaps is not None:
-                disp = keep_articulation(disp, gaps, basis.template)
+                disp = keep_articulation(disp, gaps, basis.template, pair_room[rows])
             elif lips == "exact":
                 disp = keep_lip_opening(disp, basis.template)
             moved += to_frame_displacement(disp, norm, rows)
@@ -498,22 +503,64 @@ def apply_basis(
     return out
 
 
+def _delta(
+    track: FaceTrack, new_blendshapes: np.ndarray, gains: np.ndarray | None, rows: np.ndarray
+) -> np.ndarray:
+    """(R, 52) blendshape change of frames `rows`, scaled by the delivery gains."""
+    delta = new_blendshapes[rows] - track.blendshapes[rows].astype(np.float64)
+    return delta if gains is None else delta * gains
+
+
+def _lip_gaps(track: FaceTrack, norm: FramePoses, block: int) -> np.ndarray:
+    """(T, 9) original inner-lip gaps (articulation.inner_lip_gaps), NaN where no face: a first
+    pass over the frames, since the articulation check limits its gates in rate over time."""
+    from .articulation import inner_lip_gaps
+
+    editable = track.valid & np.isfinite(norm.scale)
+    gaps = np.full((track.n_frames, len(INNER_LIP_PAIRS)), np.nan)
+    for sl in blocks(track.n_frames, block):
+        rows = sl.start + np.flatnonzero(editable[sl])
+        if rows.size:
+            to_norm = functools.partial(to_normalised, norm=norm, rows=rows)
+            gaps[rows] = inner_lip_gaps(track.landmarks[rows].astype(np.float64), to_norm)
+        release(track.landmarks, sl.start, sl.stop)
+    return gaps
+
+
 _BLINKS = (BLENDSHAPE_NAMES.index("eyeBlinkRight"), BLENDSHAPE_NAMES.index("eyeBlinkLeft"))
 
 
-def keep_blinks(disp: np.ndarray, blendshapes: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """Freeze the edit around an eye while it is closed, so blinks stay as they were.
+BLINK_RATE = 5.0  # fastest the blink freeze may switch on or off, per second
+
+
+def blink_freeze(blendshapes: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(T, 2) share of the edit frozen around each eye (EYE_CORNERS order), from the tracked
+    blendshapes (T, 52) at `times` (T,) seconds: 1 while the eye is closed (eyeBlink from
+    BLINK_CLOSED), 0 once it is open by 0.15 below that.
+
+    The freeze switches on and off at most BLINK_RATE per second, so it sets in just before a
+    blink and lets go just after it: an eye can open in one frame, and a freeze following it
+    instantly would snap a strong eyelid edit (sad, angry) back in that same frame (sad:1.5 on
+    talking_frontal_a: the edit of a lower-eyelid point jumped 11.9 px in one frame, 0.6 of the
+    clip's own largest step; rate-limited, no point of the edit moves more than 5.0 px).
+    """
+    closed = np.clip((blendshapes[:, list(_BLINKS)] - (BLINK_CLOSED - 0.15)) / 0.15, 0.0, 1.0)
+    return 1.0 - limit_rate(1.0 - closed.astype(np.float64), times, BLINK_RATE)
+
+
+def keep_blinks(disp: np.ndarray, closed: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Freeze the edit around an eye by its share `closed` (B, 2) (blink_freeze), so blinks stay
+    as they were.
 
     The freeze covers the eyelids fully (within 0.2 IOD of the eye centre) and fades out by
     0.35 IOD, so the brows keep most of their edit during a blink.
     """
     out = disp.copy()
-    for (a, b), blink in zip(EYE_CORNERS, _BLINKS, strict=True):
+    for k, (a, b) in enumerate(EYE_CORNERS):
         centre = template[[a, b], :2].mean(axis=0)
         d = np.linalg.norm(template[:, :2] - centre, axis=1)
         region = np.clip((0.35 - d) / 0.15, 0.0, 1.0)  # 1 on the eye, 0 beyond 0.35 IOD
-        closed = np.clip((blendshapes[:, blink] - (BLINK_CLOSED - 0.15)) / 0.15, 0.0, 1.0)
-        out *= 1.0 - closed[:, None, None] * region[None, :, None]
+        out *= 1.0 - closed[:, k, None, None] * region[None, :, None]
     return out
 
 

@@ -6,6 +6,10 @@ raises it when it moves. Why both directions: tracking is offline, and the mean 
 a backward pass cancels the causal filter's lag. Timestamps (not an assumed fps) set each step, so
 variable frame rate works; NaN rows (frames without a face) split the signal and each run is
 filtered on its own, so nothing leaks across a gap.
+
+Also limit_rate, the other temporal tool: the largest signal under a given one whose rate of
+change is bounded (used by the edit's gates: articulation's room for added opening, the blink
+freeze), which unlike a low-pass never rises above the signal it limits.
 """
 
 from __future__ import annotations
@@ -90,6 +94,22 @@ def one_euro(
             fwd = 0.5 * (fwd + bwd)
         out[a:b] = fwd
     return out
+
+
+def limit_rate(x: np.ndarray, times: np.ndarray, rate: float) -> np.ndarray:
+    """The largest y <= x (T, ...) that changes by at most `rate` per second along axis 0.
+
+    y[i] = min over j of x[j] + rate * |times[i] - times[j]|, the lower envelope of cones set on
+    x: unlike a low-pass it never rises above x (where x is 0, y is 0 too) and it leaves x as it
+    is wherever x changes slowly enough. NaN in x = no constraint from that frame. `times`: (T,)
+    or x's shape, non-decreasing along axis 0 (any clock, e.g. articulation.opening_clock).
+    """
+    t = np.asarray(times, np.float64)
+    t = t if t.shape == x.shape else t.reshape((-1,) + (1,) * (x.ndim - 1))
+    free = np.where(np.isnan(x), np.inf, x)
+    ahead = rate * t + np.minimum.accumulate(free - rate * t, axis=0)
+    behind = -rate * t + np.flip(np.minimum.accumulate(np.flip(free + rate * t, 0), axis=0), 0)
+    return np.asarray(np.minimum(ahead, behind))
 
 
 def _runs(ok: np.ndarray) -> list[tuple[int, int]]:
