@@ -193,6 +193,20 @@ def test_another_person_is_refused(model: Path, tracked: Callable[..., TrackResu
         r.prepare(shared_clip("smile_reference.mp4"), _edited(other))
 
 
+def test_clips_of_two_people_are_refused(
+    tmp_path: Path, track: TrackResult, tracked: Callable[..., TrackResult]
+) -> None:
+    other = tracked(shared_clip("smile_reference.mp4")).track
+    with pytest.raises(InputError, match="smile_reference.mp4 shows another person"):
+        train_renderer(
+            [shared_clip(CLIP), shared_clip("smile_reference.mp4")],
+            [track.track, other],
+            tmp_path / "two.pt",
+            TINY,
+        )
+    assert not (tmp_path / "two.run").exists()  # refused before any work
+
+
 def test_bad_model_files_are_refused(tmp_path: Path, model: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="no such model file"):
         load_model(tmp_path / "missing.pt")

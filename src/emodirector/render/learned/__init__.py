@@ -47,17 +47,26 @@ def check_model_option(options: RenderOptions) -> None:
         )
 
 
-def identity_distance(model_identity: np.ndarray, landmarks: np.ndarray) -> float:
-    """Procrustes distance between the model's person and the face of these landmarks (T, 478, 3)
-    (report.py's identity measure: mean shape of the expression-stable points)."""
-    from ...report import mean_shape, shape_distance
+def face_shape(landmarks: np.ndarray, frames: int = IDENTITY_FRAMES) -> np.ndarray | None:
+    """The mean shape of the expression-stable points (report.py's identity measure) over up to
+    `frames` evenly spread frames with a face of landmarks (T, 478, 3); None without a face."""
+    from ...report import mean_shape
 
     ok = np.isfinite(landmarks).all(axis=(1, 2))
     rows = np.flatnonzero(ok)
     if len(rows) == 0:
-        return float("nan")
-    rows = rows[np.linspace(0, len(rows) - 1, min(len(rows), IDENTITY_FRAMES)).astype(int)]
-    return shape_distance(model_identity, mean_shape(landmarks[rows]))
+        return None
+    rows = rows[np.linspace(0, len(rows) - 1, min(len(rows), frames)).astype(int)]
+    return np.asarray(mean_shape(landmarks[rows]))
+
+
+def identity_distance(model_identity: np.ndarray, landmarks: np.ndarray) -> float:
+    """Procrustes distance between the model's person and the face of these landmarks (T, 478, 3)
+    (report.py's identity measure)."""
+    from ...report import shape_distance
+
+    shape = face_shape(landmarks)
+    return float("nan") if shape is None else shape_distance(model_identity, shape)
 
 
 class LearnedRenderer:

@@ -35,6 +35,7 @@ from ...types import FaceTrack
 from ...video import VideoReader, atomic_path
 from ..base import RenderOptions
 from ..warp import WarpRenderer
+from . import face_shape
 from .crops import (
     OUT_CHANNELS,
     crop_box,
@@ -324,6 +325,27 @@ def best_gain(losses: np.ndarray) -> float:
     return GAINS[int(np.argmin(np.round(losses, 7)))]
 
 
+def check_one_person(videos: Sequence[str | os.PathLike[str]], tracks: Sequence[FaceTrack]) -> None:
+    """Refuse clips of different people (one model learns one face): report.py's identity
+    measure of each clip against the first."""
+    from ...report import IDENTITY_THRESHOLD, shape_distance
+
+    if len(tracks) < 2:
+        return
+    shapes = [face_shape(t.landmarks) for t in tracks]
+    first = shapes[0]
+    for video, shape in zip(videos[1:], shapes[1:], strict=True):
+        if first is None or shape is None:
+            continue  # a clip without a face is refused by load_clip with its own message
+        d = shape_distance(first, shape)
+        if d >= IDENTITY_THRESHOLD:
+            raise InputError(
+                f"{Path(video).name} shows another person than {Path(videos[0]).name} "
+                f"(face-shape distance {d:.3f} >= {IDENTITY_THRESHOLD}, report's identity "
+                "measure): a model learns one face, train one model per person."
+            )
+
+
 def usable_cores() -> int:
     """CPU cores this process may run on (its affinity, not the machine's count)."""
     try:
@@ -371,6 +393,7 @@ def train_renderer(
 ) -> TrainResult:
     """Train a model of the person in `videos` (tracked as `tracks`) and write it to `output`."""
     options.check()
+    check_one_person(videos, tracks)
     torch = import_torch()
     out = Path(output)
     run = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
@@ -398,13 +421,9 @@ def train_renderer(
             f"only {n_all} frames with a face to train on; the learned renderer needs at "
             f"least {options.min_frames} (about 2 s of a talking clip): give a longer clip."
         )
-    from ...report import mean_shape
-
     all_lm = np.concatenate([t.landmarks[: used_frames(t, options.fraction)] for t in tracks])
-    ok = np.isfinite(all_lm).all(axis=(1, 2))
-    rows = np.flatnonzero(ok)
-    rows = rows[np.linspace(0, len(rows) - 1, min(len(rows), 400)).astype(int)]
-    identity = mean_shape(all_lm[rows])
+    identity = face_shape(all_lm, 400)
+    assert identity is not None  # load_clip found the face in at least half of the frames
     sources = tuple(c.name for c in clips)
 
     torch.set_num_threads(options.threads if options.threads > 0 else usable_cores())
