@@ -92,8 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads",
         type=int,
         default=_TRAIN.threads,
-        help="CPU threads; 0 = every core (default %(default)s); give 1 on a machine busy with "
-        "other work",
+        help="CPU threads; 0 = every core or one, whichever a timed step finds faster "
+        "(default %(default)s); a fixed count makes runs repeatable bit for bit",
     )
     p.add_argument(
         "--run-dir", metavar="DIR", help="checkpoint, logs and page (default PERSON.run)"

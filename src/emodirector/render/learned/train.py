@@ -32,10 +32,11 @@ import numpy as np
 
 from ...errors import InputError, OutputError
 from ...types import FaceTrack
-from ...video import VideoReader, atomic_path
+from ...video import VideoReader
 from ..base import RenderOptions
 from ..warp import WarpRenderer
 from . import face_shape
+from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .crops import (
     OUT_CHANNELS,
     crop_box,
@@ -50,8 +51,6 @@ from .modelfile import NetConfig, save_model
 from .net import build_net, import_torch, parameter_count
 from .viz import TENSORBOARD_MISSING, open_tensorboard, sample_grid, write_page
 
-CHECKPOINT = "checkpoint.pt"
-CHECKPOINT_FORMAT = "emodirector.learned-renderer-checkpoint"
 MIN_FACE_SHARE = 0.5  # a clip must show the face in at least this share of its used frames
 
 
@@ -436,7 +435,7 @@ def train_renderer(
     history: list[tuple[int, float, float]] = []
     validation: list[tuple[int, float, float, float]] = []
     if resume:
-        step, elapsed, history, validation = _load_checkpoint(
+        step, elapsed, history, validation = load_checkpoint(
             torch, ckpt_path, net, opt, options, sources
         )
 
@@ -480,8 +479,8 @@ def train_renderer(
         done = max(step / total if total is not None else 0.0, elapsed / budget)
         return options.lr * (0.1 if done >= 0.7 else 1.0)
 
-    def save_checkpoint() -> None:
-        _save_checkpoint(
+    def checkpoint() -> None:
+        save_checkpoint(
             torch, ckpt_path, net, opt, options, sources, step, elapsed, history, validation
         )
 
@@ -538,10 +537,10 @@ def train_renderer(
             if on_step is not None:
                 on_step(TrainProgress(step, elapsed, budget, total, *now))
             if time.monotonic() - last_ckpt >= options.checkpoint_seconds:
-                save_checkpoint()
+                checkpoint()
                 last_ckpt = time.monotonic()
     except KeyboardInterrupt:
-        save_checkpoint()  # resumable with --resume; nothing is written under the model's name
+        checkpoint()  # resumable with --resume; nothing is written under the model's name
         raise
     losses = validate()
     gain = best_gain(losses) if losses is not None else 1.0
@@ -550,7 +549,7 @@ def train_renderer(
             "no frames could be held back to calibrate the network (clip too short): its "
             "correction is used in full."
         )
-    save_checkpoint()
+    checkpoint()
     _pictures(
         torch, net, samples, device, tb, page, out.stem, step, elapsed, history, validation
     )  # fmt: skip
@@ -623,82 +622,6 @@ def _pictures(
             step,
             dataformats="HWC",
         )
-
-
-def _save_checkpoint(
-    torch: Any,
-    path: Path,
-    net: Any,
-    opt: Any,
-    options: TrainOptions,
-    sources: tuple[str, ...],
-    step: int,
-    elapsed: float,
-    history: list[tuple[int, float, float]],
-    validation: list[tuple[int, float, float, float]],
-) -> None:
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "options": asdict(options),
-        "sources": list(sources),
-        "step": step,
-        "elapsed": elapsed,
-        "history": [list(h) for h in history],
-        "validation": [list(v) for v in validation],
-        "net": net.state_dict(),
-        "opt": opt.state_dict(),
-    }
-    try:
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
-    except OSError as exc:
-        raise OutputError(
-            f"{path}: cannot write the checkpoint ({exc.strerror or exc}); free some disk space "
-            "or give another --run-dir, then run again with --resume."
-        ) from exc
-
-
-# Options that must match for --resume to continue the same run (the budget may grow).
-_RESUME_KEYS = (
-    "size", "width", "batch", "seed", "fraction", "pool", "pool_passes", "mouth_gain", "grad_weight",
-    "motion", "augment", "clip", "validation", "max_pose_deg",
-)  # fmt: skip
-
-
-def _load_checkpoint(
-    torch: Any,
-    path: Path,
-    net: Any,
-    opt: Any,
-    options: TrainOptions,
-    sources: tuple[str, ...],
-) -> tuple[int, float, list[tuple[int, float, float]], list[tuple[int, float, float, float]]]:
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a damaged checkpoint: torch raises zip, pickle or EOF errors
-        raise InputError(
-            f"{path}: the checkpoint is damaged ({type(exc).__name__}); delete it and train "
-            "without --resume."
-        ) from exc
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise InputError(
-            f"{path}: not a train-renderer checkpoint; delete it or use another --run-dir."
-        )
-    old = data["options"]
-    differ = [k for k in _RESUME_KEYS if old.get(k) != asdict(options)[k]]
-    if differ or tuple(data["sources"]) != sources:
-        what = ", ".join(differ) if differ else "the clips"
-        raise InputError(
-            f"--resume: the checkpoint in {path.parent} was trained with other settings ({what}); "
-            "give the same clips and options, or another --run-dir."
-        )
-    net.load_state_dict(data["net"])
-    opt.load_state_dict(data["opt"])
-    history = [(int(h[0]), float(h[1]), float(h[2])) for h in data["history"]]
-    validation = [
-        (int(v[0]), float(v[1]), float(v[2]), float(v[3])) for v in data.get("validation", [])
-    ]
-    return int(data["step"]), float(data["elapsed"]), history, validation
 
 
 __all__ = [
