@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--augment", type=float, default=TrainOptions.augment)
     ap.add_argument("--no-motion", action="store_true", help="train without the motion input")
     ap.add_argument("--threads", type=int, default=TrainOptions.threads)
+    ap.add_argument("--passes", type=float, default=TrainOptions.passes)
     ap.add_argument("--tag", default="", help="suffix of the model files (compare settings)")
     ap.add_argument(
         "--blend",
@@ -72,6 +73,7 @@ def main() -> None:
             augment=args.augment,
             motion=not args.no_motion,
             threads=args.threads,
+            passes=args.passes,
         )
         model = work / f"{name}{args.tag}.pt"
         run = work / f"{name}{args.tag}.run"
