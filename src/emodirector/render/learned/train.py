@@ -64,7 +64,7 @@ class TrainOptions:
     # The budget. Default: `passes` passes over the training frames (each frame a target that
     # often; a deterministic length that grows with the footage), stopped early at `max_minutes`.
     # `steps` (exactly that many) or `minutes` (wall-clock) replace it.
-    passes: float = 50.0
+    passes: float = 25.0
     max_minutes: float = 15.0  # the default budget's wall-clock cap (tracking comes on top)
     minutes: float | None = None  # wall-clock training budget instead (cutting pairs included)
     steps: int | None = None  # stop after this many steps instead
