@@ -261,6 +261,7 @@ def test_cli_edit_with_the_learned_renderer(
 
     video = shared_clip(CLIP)
     out = tmp_path / "out.mp4"
+    model = _with_gain(model, 1.0, tmp_path)  # the network's whole correction, whatever it learned
     args = ["edit", str(video), "--emotion", "happy", "--end", "0.6", "-o", str(out), "-q"]
     assert main([*args, "--renderer", str(model)]) == 0, capsys.readouterr().err
     assert "edited" in capsys.readouterr().out
@@ -293,6 +294,33 @@ def test_cli_edit_with_the_learned_renderer(
     )
     _one_error_line(capsys, "trained on another person")
     assert not out2.exists()
+
+
+def test_model_files_are_checked_before_tracking(
+    tmp_path: Path,
+    model: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A damaged model is refused, and a model that keeps none of its correction is named, before
+    the clip is tracked (minutes on a long clip), not after."""
+    import emodirector.pipeline as pipeline
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tracking started before the model was checked")
+
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(model.read_bytes()[:1000])
+    out = tmp_path / "out.mp4"
+    args = ["edit", str(shared_clip(CLIP)), "--emotion", "happy", "--end", "0.3", "-o", str(out)]
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "track_frames", refuse)
+        assert main([*args, "-q", "--renderer", str(cut)]) == 2
+    _one_error_line(capsys, "damaged or truncated")
+    zero = _with_gain(model, 0.0, tmp_path)
+    assert main([*args, "-q", "--renderer", str(zero)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("gain 0") == 1 and "renders as the plain warp" in err, err
 
 
 def test_cli_train_renderer_refuses_a_short_clip(

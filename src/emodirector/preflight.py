@@ -51,15 +51,16 @@ class Preflight:
         return self.outputs.paths.get(role)
 
 
-def check_video_options(options: RenderVideoOptions) -> None:
-    """Refuse encoder settings before the long work starts (the writer would, but only later)."""
+def check_video_options(options: RenderVideoOptions) -> list[str]:
+    """Refuse encoder and renderer settings before the long work starts (the writer and the
+    renderer would, but only later); returns the renderer's notes for the user."""
     if not 0 <= options.crf <= 51:
         raise OutputError(
             f"crf {options.crf} is out of range: use 0 (lossless) to 51 (worst); 18 is visually clean."
         )
     if options.prefetch < 0:
         raise InputError(f"prefetch {options.prefetch}: give 0 (off) or a number of frames.")
-    check_renderer(options.render)
+    return check_renderer(options.render)
 
 
 def resolve_window(options: EditOptions, info: VideoInfo) -> tuple[float, float] | None:
@@ -200,7 +201,7 @@ def preflight_edit(
     """
     check_request(request)
     options.track.check()
-    check_video_options(options.video)
+    renderer_notes = check_video_options(options.video)
     check_input_name(video, "input video")
     for r in request.references:
         check_input_name(r, "--ref")
@@ -222,7 +223,8 @@ def preflight_edit(
     if kept_dir is not None and not kept_dir.exists():
         for role, name in KEEP_NAMES.items():
             checked.paths[role] = kept_dir / name
-    return Preflight(info, window, checked, checked.notes() + input_notes(video, info))
+    notes = checked.notes() + input_notes(video, info) + renderer_notes
+    return Preflight(info, window, checked, notes)
 
 
 def _check_new_folder(folder: Path) -> None:
@@ -246,7 +248,7 @@ def preflight_render(
     edited_file: PathLike | None = None,
 ) -> Preflight:
     """Every check `render` can make before decoding: options, names, outputs vs inputs."""
-    check_video_options(options)
+    renderer_notes = check_video_options(options)
     check_input_name(video, "input video")
     if edited_file is not None:
         check_input_name(edited_file, "edited track")
@@ -259,7 +261,8 @@ def preflight_render(
         [("the input video", video), ("the edited track", edited_file)],
         overwrite=options.overwrite,
     )
-    return Preflight(info, None, checked, checked.notes() + input_notes(video, info))
+    notes = checked.notes() + input_notes(video, info) + renderer_notes
+    return Preflight(info, None, checked, notes)
 
 
 __all__ = [

@@ -79,15 +79,17 @@ NEEDS_MODEL = frozenset({"learned"})
 FaceRenderer = WarpRenderer
 
 
-def check_renderer(options: RenderOptions) -> None:
-    """Refuse an unknown renderer name before any long work starts."""
+def check_renderer(options: RenderOptions) -> list[str]:
+    """Refuse an unknown renderer name, or a missing or unreadable model, before any long work
+    starts; returns notes for the user (e.g. a learned model that renders as the plain warp)."""
     if options.renderer not in RENDERERS:
         names = ", ".join(RENDERERS)
         raise InputError(f"unknown renderer {options.renderer!r}: choose one of {names}.")
     if options.renderer == "learned":
         from .learned import check_model_option
 
-        check_model_option(options)
+        return check_model_option(options)
+    return []
 
 
 def make_renderer(options: RenderOptions = RenderOptions()) -> Renderer:

@@ -29,22 +29,30 @@ from .crops import CropBox, crop_box, face_mask, network_input, paste
 from .modelfile import LearnedModel, load_model
 from .net import import_torch
 
+NO_MODEL = (
+    "the learned renderer needs a model: give --renderer PERSON.pt (from `emodirector "
+    "train-renderer`)."
+)
 # Frames (at most) whose landmarks give the clip's mean face shape for the identity check.
 IDENTITY_FRAMES = 200
 
 
-def check_model_option(options: RenderOptions) -> None:
-    """The learned renderer needs a model file that exists (checked before any long work)."""
+def check_model_option(options: RenderOptions) -> list[str]:
+    """The learned renderer needs a readable model file (checked before any long work: a damaged
+    or other-version file is refused before tracking, not after); returns notes for the user."""
     if options.model is None:
-        raise InputError(
-            "the learned renderer needs a model: give --renderer PERSON.pt "
-            "(from `emodirector train-renderer`)."
-        )
+        raise InputError(NO_MODEL)
     if not Path(options.model).is_file():
         raise InputError(
             f"{options.model}: no such model file; train one with "
             "`emodirector train-renderer VIDEO -o PERSON.pt`."
         )
+    if load_model(options.model).config.gain <= 0:
+        return [
+            f"{options.model}: nothing its network learned carried over to the frames held back "
+            "from training (gain 0), so it renders as the plain warp; train on more footage."
+        ]
+    return []
 
 
 def face_shape(landmarks: np.ndarray, frames: int = IDENTITY_FRAMES) -> np.ndarray | None:
@@ -75,8 +83,8 @@ class LearnedRenderer:
     name = "learned"
 
     def __init__(self, options: RenderOptions = RenderOptions(renderer="learned")) -> None:
-        check_model_option(options)
-        assert options.model is not None  # checked above; narrows the type
+        if options.model is None:
+            raise InputError(NO_MODEL)
         self.options = options
         self.warp = WarpRenderer(options)
         self.model: LearnedModel = load_model(options.model)
