@@ -252,3 +252,25 @@ def test_progress_draws_one_bar_at_a_time(capsys: pytest.CaptureFixture[str]) ->
     err = capsys.readouterr().err
     assert "\x1b[A" not in err
     assert "edit: track" in err and "edit: render" in err
+
+
+def test_the_cli_checks_an_edit_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`edit` checks its request, its outputs and the report files once, before tracking: the
+    library's edit() takes the CLI's check instead of probing the video again."""
+    import emodirector.cli.edit as cli_edit
+    import emodirector.pipeline as pipeline
+    from emodirector.demo import sample_clip
+
+    real = pipeline.preflight_edit
+    calls: list[str] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(str(args[0]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli_edit, "preflight_edit", counted)
+    monkeypatch.setattr(pipeline, "preflight_edit", counted)
+    out = tmp_path / "out.mp4"
+    args = ["edit", str(sample_clip()), "--emotion", "happy", "--end", "0.3", "-o", str(out), "-q"]
+    assert main([*args, "--json", str(tmp_path / "r.json")]) == 0
+    assert len(calls) == 1 and out.is_file() and (tmp_path / "r.json").is_file()

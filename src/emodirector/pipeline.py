@@ -41,6 +41,7 @@ from .outofcore import blocks, release
 from .preflight import (
     KEPT_EDITED,
     KEPT_TRACK,
+    Preflight,
     check_video_options,
     preflight_edit,
     preflight_render,
@@ -133,6 +134,7 @@ def edit(
     compare: PathLike | None = None,
     keep_track: PathLike | None = None,
     hook: ProgressHook = no_progress,
+    checked: Preflight | None = None,
 ) -> EditResult:
     """Change the emotion on the face in `video` as `request` asks, and write `output`.
 
@@ -140,10 +142,15 @@ def edit(
     receives track.npz and edited.npz. Every check that does not need the track (options, range,
     schedule, every output against every input) is made first (preflight.py), and each output
     is locked against a second run writing it at the same time. Raises NoFaceError when no face
-    is found in the range.
+    is found in the range. `checked`: what preflight_edit returned for these same arguments, when
+    the caller ran it already (the CLI does, to check its report files too); None: run here.
     """
     t0 = time.perf_counter()
-    pre = preflight_edit(video, request, output, options, compare=compare, keep_track=keep_track)
+    pre = checked
+    if pre is None:
+        pre = preflight_edit(
+            video, request, output, options, compare=compare, keep_track=keep_track
+        )
     window, outs = pre.window, pre.outputs.paths
     with claimed(outs.values()):
         references = load_references(request.references, hook, options.track)

@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             compare=args.compare,
             keep_track=args.keep_track,
             hook=hook,
+            checked=pre,  # checked above, report files included: not probed twice
         )
     for path in result.kept:
         info(f"{path}: kept")
