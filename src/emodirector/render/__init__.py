@@ -82,9 +82,7 @@ FaceRenderer = WarpRenderer
 def check_renderer(options: RenderOptions) -> list[str]:
     """Refuse an unknown renderer name, or a missing or unreadable model, before any long work
     starts; returns notes for the user (e.g. a learned model that renders as the plain warp)."""
-    if options.renderer not in RENDERERS:
-        names = ", ".join(RENDERERS)
-        raise InputError(f"unknown renderer {options.renderer!r}: choose one of {names}.")
+    _check_name(options)
     if options.renderer == "learned":
         from .learned import check_model_option
 
@@ -92,9 +90,16 @@ def check_renderer(options: RenderOptions) -> list[str]:
     return []
 
 
+def _check_name(options: RenderOptions) -> None:
+    if options.renderer not in RENDERERS:
+        names = ", ".join(RENDERERS)
+        raise InputError(f"unknown renderer {options.renderer!r}: choose one of {names}.")
+
+
 def make_renderer(options: RenderOptions = RenderOptions()) -> Renderer:
-    """The renderer that `options.renderer` names, built with `options`."""
-    check_renderer(options)
+    """The renderer that `options.renderer` names, built with `options` (a renderer checks its
+    own model as it loads it; check_renderer is for the preflight, before any long work)."""
+    _check_name(options)
     return RENDERERS[options.renderer](options)
 
 
